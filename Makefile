@@ -1,0 +1,56 @@
+# Two commands for everyone (see README.md):
+#   make lab    set up (once) and start JupyterLab on notebooks/  (ARGS="--no-browser --port 8899")
+#   make test   set up (once) and run every test and quality gate
+# Set-up is stamped on pyproject.toml: a second run with nothing changed installs nothing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+PYTEST_ARGS ?=
+
+# nbgrader shells out to alembic, and notebooks start kernels from the venv: its bin goes first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: setup lab test lint release check-release sandbox-tool clean
+
+setup: $(STAMP) sandbox-tool
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m dl_helpers.course.labsetup
+	@touch $@
+
+# The autograder runs each submission's kernel inside bubblewrap (Debian package
+# `bubblewrap`). Installed here when missing and we may use apt (root); otherwise
+# `dl-course autograde` says how to install it.
+sandbox-tool:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap (autograder sandbox)"; \
+	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) || \
+	    echo "warning: could not install bubblewrap; autograde will refuse to run without it"; \
+	  else echo "note: bubblewrap (bwrap) not found; instructors: sudo apt-get install bubblewrap"; fi; }
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ARGS)
+
+test: setup
+	TQDM_DISABLE=1 $(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check dl_helpers tests bench solutions notebooks
+
+release: setup
+	$(BIN)/dl-course release
+
+check-release: setup
+	$(BIN)/dl-course check-release
+
+clean:
+	rm -rf $(VENV) course .pytest_cache

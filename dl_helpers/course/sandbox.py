@@ -1,0 +1,221 @@
+"""Run a submission's Jupyter kernel inside a bubblewrap sandbox with resource limits.
+
+Only the *kernel* runs inside; the executor (nbclient, driven by nbgrader) stays outside, so
+student code can neither kill it nor forge the executed notebook. The sandbox::
+
+    bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session
+          --ro-bind / /  --dev /dev  --proc /proc  --tmpfs /tmp (private, size-capped)
+          --tmpfs <each masked folder>          # course folder, solutions/, tests/, submissions
+          --bind <work dir> --bind <ipc dir>    # the only writable places
+      -- prlimit (address space, CPU seconds, processes, file size, no core dumps)
+      -- setpriv (drop to nobody when started as root; no capabilities, no new privileges)
+      -- python -P -m ipykernel_launcher -f <connection file>
+
+With the network unshared the kernel talks to the executor through ``ipc`` socket files in
+the bound ipc folder. The environment is cleared (no ``JPY_PARENT_PID``: in a new PID
+namespace ipykernel would see its parent gone and quit). ``python -P`` keeps the working
+folder off the front of ``sys.path``, so a ``numpy.py`` there cannot shadow numpy at start-up.
+
+Without bubblewrap (``unsafe=True``, only on the instructor's explicit request) the kernel runs
+as a plain process with the same resource limits and working folder, and no isolation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Bool, Integer, List, Unicode
+
+SANDBOX_UID = 65534  # nobody: the kernel's user when the grader runs as root
+INSTALL_HINT = (
+    "bubblewrap (bwrap) is not installed: it isolates each submission while it is graded. "
+    "Install it (`sudo apt-get install bubblewrap`, or `make sandbox-tool` as root), or pass "
+    "--unsafe-no-sandbox to grade with student code running unisolated as you."
+)
+_MB = 1024 * 1024
+
+
+def bwrap_path() -> str | None:
+    """The bubblewrap executable, or ``None`` when it is not installed."""
+    return shutil.which("bwrap")
+
+
+def limit_args(memory_mb: int, cpu_seconds: int, max_processes: int, max_file_mb: int) -> list[str]:
+    """A ``prlimit`` prefix that applies the resource limits to the command after it."""
+    return [
+        shutil.which("prlimit") or "prlimit",
+        f"--as={memory_mb * _MB}",
+        f"--cpu={cpu_seconds}",
+        f"--nproc={max_processes}",
+        f"--fsize={max_file_mb * _MB}",
+        "--core=0",
+        "--",
+    ]
+
+
+def kernel_env(home: str) -> dict[str, str]:
+    """The whole environment a sandboxed kernel gets (nothing inherited from the grader)."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "IPYTHONDIR": f"{home}/.ipython",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        # One thread each keeps the address-space limit meaningful and the cores shared fairly.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _tmpfs_parents(path: Path, tmpfs_roots: list[Path]) -> list[Path]:
+    """Folders between a tmpfs mount and ``path`` that bwrap must create (traversable)."""
+    for root in tmpfs_roots:
+        if path.is_relative_to(root) and path != root:
+            rel = path.relative_to(root).parts[:-1]
+            return [root.joinpath(*rel[: i + 1]) for i in range(len(rel))]
+    return []
+
+
+def bwrap_args(
+    *,
+    work_dir: Path,
+    ipc_dir: Path,
+    masked: list[Path],
+    tmp_mb: int,
+    drop_to_uid: int | None,
+) -> list[str]:
+    """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above."""
+    args = [
+        bwrap_path() or "bwrap",
+        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session",
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--perms", "1777", "--size", str(tmp_mb * _MB), "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    tmpfs_roots = [Path("/tmp")]
+    for path in masked:
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+            tmpfs_roots.append(path)
+        elif path.exists():
+            args += ["--ro-bind", "/dev/null", str(path)]
+    for bound in (work_dir, ipc_dir):
+        for parent in _tmpfs_parents(bound, tmpfs_roots):
+            args += ["--perms", "0711", "--dir", str(parent)]
+        args += ["--bind", str(bound), str(bound)]
+    args += ["--chdir", str(work_dir), "--clearenv"]
+    for key, value in kernel_env("/tmp").items():
+        args += ["--setenv", key, value]
+    if drop_to_uid is not None:
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return [*args, "--"]
+
+
+def drop_privileges_args(uid: int) -> list[str]:
+    """A ``setpriv`` prefix that becomes ``uid`` with no capabilities and no new privileges."""
+    return [
+        shutil.which("setpriv") or "setpriv",
+        f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all",
+        "--",
+    ]  # fmt: skip
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernel runs sandboxed (see the module docstring).
+
+    Configure it through traitlets (``c.SandboxedKernelManager.work_dir = ...``); nbclient
+    creates it with the preprocessor's config when given as ``kernel_manager_class``.
+    """
+
+    work_dir = Unicode(help="The kernel's working folder: its only writable folder.").tag(
+        config=True
+    )
+    ipc_dir = Unicode(help="Folder for the connection file and ipc sockets.").tag(config=True)
+    masked_paths = List(Unicode(), help="Folders (or files) hidden from the kernel.").tag(
+        config=True
+    )
+    memory_mb = Integer(2048, help="Address-space limit of each kernel process (MiB).").tag(
+        config=True
+    )
+    cpu_seconds = Integer(600, help="CPU-time limit of each kernel process (s).").tag(config=True)
+    max_processes = Integer(256, help="Process limit for the kernel's user.").tag(config=True)
+    max_file_mb = Integer(256, help="Largest file the kernel may write (MiB).").tag(config=True)
+    tmp_mb = Integer(256, help="Size of the private /tmp (MiB).").tag(config=True)
+    unsafe = Bool(False, help="Run without bubblewrap (limits only, no isolation).").tag(
+        config=True
+    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not self.unsafe:
+            ipc = Path(self.ipc_dir)
+            self.transport = "ipc"
+            self.ip = str(ipc / "k")
+            self.connection_file = str(ipc / "kernel.json")
+
+    def _drop_uid(self) -> int | None:
+        return SANDBOX_UID if os.geteuid() == 0 else None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd and Path(cmd[0]).name.startswith("python"):
+            cmd.insert(1, "-P")  # no working folder at the front of sys.path
+        limits = limit_args(self.memory_mb, self.cpu_seconds, self.max_processes, self.max_file_mb)
+        if self.unsafe:
+            return [*limits, *cmd]
+        uid = self._drop_uid()
+        prefix = bwrap_args(
+            work_dir=Path(self.work_dir),
+            ipc_dir=Path(self.ipc_dir),
+            masked=[Path(p) for p in self.masked_paths],
+            tmp_mb=self.tmp_mb,
+            drop_to_uid=uid,
+        )
+        drop = drop_privileges_args(uid) if uid is not None else []
+        return [*prefix, *limits, *drop, *cmd]
+
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt by message: a signal to bwrap would not reach the kernel's own session."""
+        if self.unsafe:
+            await super()._async_interrupt_kernel()
+            return
+        self._connect_control_socket()
+        self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        kw["cwd"] = self.work_dir
+        env = dict(kw.get("env") or os.environ)
+        env.pop("JPY_PARENT_PID", None)
+        if self.unsafe:
+            env.update(kernel_env(self.work_dir))
+        kw["env"] = env
+        uid = None if self.unsafe else self._drop_uid()
+        if uid is not None:  # the kernel (nobody) must read its connection file
+            os.chown(self.connection_file, uid, uid)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+def prepare_dirs(work_dir: Path, ipc_dir: Path) -> None:
+    """Create the kernel's folders, owned by the sandbox user when the grader is root."""
+    for folder in (work_dir, ipc_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        for folder in (work_dir, ipc_dir):
+            for dirpath, _, filenames in os.walk(folder):
+                os.chown(dirpath, SANDBOX_UID, SANDBOX_UID)
+                for name in filenames:
+                    os.chown(os.path.join(dirpath, name), SANDBOX_UID, SANDBOX_UID)

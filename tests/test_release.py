@@ -1,0 +1,87 @@
+"""Gate 3 and the release tooling: notebooks/ is exactly what release makes from solutions/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dl_helpers.course.cli import main
+from dl_helpers.course.layout import assignments
+from dl_helpers.course.notebooks import EXPECTED_FAILURE_TAG, is_answer_cell, is_test_cell
+from dl_helpers.course.release import release, stale_files, tag_expected_failures
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = assignments(ROOT)
+
+
+def test_check_release_passes(capsys):
+    assert main(["check-release"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_release_strips_answers_hidden_tests_and_outputs(assignment):
+    source = assignment.source_notebook.read_text()
+    released = nbformat.read(assignment.release_notebook, as_version=4)
+    text = assignment.release_notebook.read_text()
+    assert "### BEGIN SOLUTION" in source and "### BEGIN HIDDEN TESTS" in source
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"{marker} left in the student version"
+    assert all(not c.get("outputs") for c in released.cells if c.cell_type == "code")
+    answers = [c for c in released.cells if is_answer_cell(c)]
+    assert answers and all("raise NotImplementedError()" in c.source for c in answers)
+
+
+def test_check_release_names_a_stale_notebook(tmp_path):
+    repo = tmp_path / "repo"
+    for part in ("solutions", "notebooks", "pyproject.toml"):
+        (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, repo / part)
+    name = ASSIGNMENTS[0].name
+    stale = repo / "notebooks" / name / f"{name}.ipynb"
+    nb = nbformat.read(stale, as_version=4)
+    nb.cells[0].source += "\nedited by hand"
+    nbformat.write(nb, stale)
+    (repo / "notebooks" / name / "leftover.txt").write_text("x")
+    problems = stale_files(repo)
+    assert f"notebooks/{name}/{name}.ipynb (differs)" in problems
+    assert f"notebooks/{name}/leftover.txt (not made by release)" in problems
+    release(repo)
+    assert stale_files(repo) == []
+
+
+def test_release_is_byte_identical_when_repeated(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    release(ROOT, dest=first)
+    release(ROOT, dest=second)
+    for path in first.rglob("*.ipynb"):
+        assert path.read_bytes() == (second / path.relative_to(first)).read_bytes()
+
+
+def test_expected_failures_are_tagged():
+    nb = nbformat.v4.new_notebook()
+    grade = {"grade": True, "solution": False, "points": 1, "grade_id": "t"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import numpy as np"),
+        nbformat.v4.new_code_cell(
+            "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+            metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "f"}},
+        ),
+        nbformat.v4.new_code_cell(
+            "# YOUR CODE HERE\nraise NotImplementedError()",
+            metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "g"}},
+        ),
+        nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": grade}),
+    ]
+    assert tag_expected_failures(nb) == 2
+    tagged = [EXPECTED_FAILURE_TAG in c.metadata.get("tags", []) for c in nb.cells]
+    assert tagged == [False, False, True, True]
+    assert tag_expected_failures(nb) == 2  # idempotent: no duplicate tags
+    assert nb.cells[3].metadata["tags"] == [EXPECTED_FAILURE_TAG]
+    assert is_test_cell(nb.cells[3]) and is_answer_cell(nb.cells[1])
+
+
+def test_unknown_assignment_is_a_clear_error(capsys):
+    assert main(["release", "99_nope"]) == 2
+    assert "unknown assignment(s) 99_nope" in capsys.readouterr().err
