@@ -22,7 +22,8 @@ class CellResult:
     stdout: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        return "ok" if self.ok else f"{self.ename}: {self.evalue.splitlines()[0] if self.evalue else ''}"
+        first_line = self.evalue.splitlines()[0] if self.evalue else ""
+        return "ok" if self.ok else f"{self.ename}: {first_line}"
 
 
 class Kernel:

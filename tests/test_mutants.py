@@ -54,7 +54,7 @@ def kernels():
             nb_plan = plan(nbformat.read(assignment.source_notebook, as_version=4))
             for source in nb_plan.setup_sources + [e.answer_source for e in nb_plan.exercises]:
                 result = kernel.run(source)
-                assert result.ok, f"{assignment.name}: setup/answer cell failed: {result.describe()}"
+                assert result.ok, f"{assignment.name}: setup/answer cell: {result.describe()}"
             started[assignment.name] = kernel
         return started[assignment.name]
 

@@ -17,7 +17,7 @@ TEST = {"solution": False, "grade": True, "locked": True, "schema_version": 3}
 
 def _notebook(path: Path, double_body: str, square_body: str) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# A tiny assignment"),
         nbformat.v4.new_code_cell("import math", metadata={"tags": ["setup"]}),

@@ -96,7 +96,9 @@ def nbgrader_config(course_root: Path, *, db_url: str | None = None) -> dict:
             "release_directory": RELEASE_DIR,
         },
         # Hidden-test markers and solution markers as CONTRIBUTING.md documents them.
-        "ClearSolutions": {"code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}},
+        "ClearSolutions": {
+            "code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+        },
     }
     if db_url:
         config["CourseDirectory"]["db_url"] = db_url
@@ -104,4 +106,4 @@ def nbgrader_config(course_root: Path, *, db_url: str | None = None) -> dict:
 
 
 class CourseError(Exception):
-    """A problem the user can fix (bad path, unknown assignment, ...): printed without a traceback."""
+    """A problem the user can fix (bad path, unknown assignment, ...), printed without traceback."""
