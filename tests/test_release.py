@@ -9,8 +9,8 @@ import nbformat
 import pytest
 
 from dl_helpers.course.cli import main
-from dl_helpers.course.layout import assignments
-from dl_helpers.course.notebooks import EXPECTED_FAILURE_TAG, is_answer_cell, is_test_cell
+from dl_helpers.course.layout import EXPECTED_FAILURE_TAG, assignments
+from dl_helpers.course.notebooks import is_answer_cell, is_test_cell
 from dl_helpers.course.release import release, stale_files, tag_expected_failures
 
 ROOT = Path(__file__).resolve().parents[1]

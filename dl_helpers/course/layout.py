@@ -20,6 +20,8 @@ from pathlib import Path
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "notebooks"
 ASSIGNMENT_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+$")
+SETUP_TAG = "setup"  # cells every exercise needs (imports, seeds)
+EXPECTED_FAILURE_TAG = "raises-exception"  # honoured by nbval and by JupyterLab's Run All
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-SETUP_TAG = "setup"
-EXPECTED_FAILURE_TAG = "raises-exception"  # honoured by nbval and by JupyterLab's Run All
+from dl_helpers.course.layout import SETUP_TAG
 
 
 def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:

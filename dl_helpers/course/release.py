@@ -24,6 +24,7 @@ import nbformat
 from traitlets.config import Config
 
 from dl_helpers.course.layout import (
+    EXPECTED_FAILURE_TAG,
     RELEASE_DIR,
     SOURCE_DIR,
     Assignment,
@@ -32,7 +33,7 @@ from dl_helpers.course.layout import (
     find_root,
     nbgrader_config,
 )
-from dl_helpers.course.notebooks import EXPECTED_FAILURE_TAG, is_answer_cell, is_test_cell
+from dl_helpers.course.notebooks import is_answer_cell, is_test_cell
 
 STUB_RAISE = "raise NotImplementedError()"
 
