@@ -670,7 +670,8 @@ def run_cases(
     ``"why"``
         what the case probes, in a few words; the failure message starts with it.
 
-    An exception raised by ``func`` is reported as a failure of the case it occurred in.
+    An exception raised by ``func`` is reported as a failure of the case it occurred in,
+    except ``NotImplementedError`` (an unanswered exercise), which propagates unchanged.
 
     Example:
         >>> def square(x):
@@ -706,6 +707,10 @@ def run_cases(
             )
         except AssertionError as exc:
             raise AssertionError(f"{prefix}: {exc}") from None
+        except NotImplementedError:
+            # The unanswered stub: let it through unchanged so `dl-course validate` and the
+            # release gate can tell "not attempted" from "wrong".
+            raise
         except Exception as exc:
             raise AssertionError(f"{prefix}: {label} raised {type(exc).__name__}: {exc}") from exc
 

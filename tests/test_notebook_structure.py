@@ -54,7 +54,12 @@ def test_grade_ids_and_cell_ids_are_unique(notebook):
     assert len(grade_ids) == len(set(grade_ids)), f"{assignment.name}: duplicate grade_id"
     cell_ids = [c.get("id") for c in nb.cells]
     assert all(cell_ids) and len(cell_ids) == len(set(cell_ids))
-    assert all(is_answer_cell(c) or is_test_cell(c) for c in nb.cells if nbgrader_meta(c))
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        read_only = meta.get("locked") and not meta.get("grade") and not meta.get("solution")
+        assert not meta or is_answer_cell(cell) or is_test_cell(cell) or read_only, (
+            f"cell {cell.get('id')}: nbgrader cells are answers, tests or read-only"
+        )
 
 
 def test_stored_outputs_are_complete_and_quiet(notebook):
