@@ -7,9 +7,10 @@ source followed by the exercise's test cells (hidden tests included), and requir
 one of those test cells to fail; the solution is restored before the next mutant.
 
 Mutants marked "(hidden)" are caught only by the hidden tests (a student's visible tests
-pass, the autograder does not): the three forbidden-call mutants and every
-``output_activation`` mutant (its visible test checks keys and allowed values only). All
-others already fail a visible test; in-place mutation is caught visibly because
+pass, the autograder does not): the three forbidden-call mutants, every
+``output_activation`` mutant (its visible test checks keys and allowed values only), and
+the sigmoid left-tail, dead-unit threshold, positional-``alpha`` and PReLU slope-above-1
+mutants. All others already fail a visible test; in-place mutation is caught visibly because
 ``checks.run_cases`` checks every case with ``assert_not_mutated``.
 """
 
@@ -64,6 +65,24 @@ def sigmoid(x):
     x = np.asarray(x)
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), 1 / (1 + 1 / z) + z)
+'''),
+    # (hidden) sigmoid(-40) = 4.2e-18 comes out as 0: the left-tail relative check
+    ("1 - sigmoid(-x) for negatives (the left tail cancels to 0)", '''
+def sigmoid(x):
+    x = np.asarray(x)
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), 1 - 1 / (1 + z))
+'''),
+    # (hidden) no overflow even in float32, but sigmoid(-100) becomes sigmoid(-88)
+    ("clips x to [-88, 88], then the naive formula", '''
+def sigmoid(x):
+    x = np.clip(np.asarray(x), -88, 88)
+    return 1 / (1 + np.exp(-x))
+'''),
+    # (hidden) the left tail cancels to 0, as with 1 - sigmoid(-x)
+    ("0.5 * (1 + tanh(x / 2))", '''
+def sigmoid(x):
+    return 0.5 * (1 + np.tanh(np.asarray(x) / 2))
 '''),
 ]
 
@@ -306,6 +325,21 @@ def dead_fraction(h):
 def dead_fraction(h):
     return float(np.mean(np.all(np.asarray(h) < 0, axis=0)))
 '''),
+    # (hidden) a unit whose only activation is 1e-9 is alive
+    ("np.isclose(h, 0) instead of exactly 0", '''
+def dead_fraction(h):
+    return float(np.mean(np.all(np.isclose(np.asarray(h), 0), axis=0)))
+'''),
+    # (hidden) a unit whose only activation is 1e-9 is alive
+    ("a threshold h < 1e-6 instead of exactly 0", '''
+def dead_fraction(h):
+    return float(np.mean(np.all(np.asarray(h) < 1e-6, axis=0)))
+'''),
+    # (hidden) a unit that fires 0.01 once in 20 inputs is alive
+    ("a small mean activation counted as dead", '''
+def dead_fraction(h):
+    return float(np.mean(np.asarray(h).mean(axis=0) < 1e-3))
+'''),
 ]
 
 # --- leaky_relu (leaky_relu and leaky_relu_grad) ----------------------------------------
@@ -356,6 +390,13 @@ def leaky_relu(x, alpha=0.01):
     x[x < 0] *= alpha
     return x
 ''' + _LEAKY_GRAD_OK),
+    # (hidden) the hidden test calls leaky_relu_grad(x, 0.5) with alpha by position
+    ("leaky_relu_grad takes alpha as keyword-only", _LEAKY_OK + '''
+
+def leaky_relu_grad(x, *, alpha=0.01):
+    x = np.asarray(x)
+    return np.where(x > 0, 1.0, alpha).astype(x.dtype)
+'''),
 ]
 
 # --- prelu (prelu and prelu_grad) -------------------------------------------------------
@@ -423,6 +464,18 @@ def prelu_grad(x, a):
         a = a.reshape((-1,) + (1,) * (x.ndim - 1))
     dy_dx = np.where(x > 0, np.ones_like(x), a)
     return dy_dx, np.where(x > 0, np.zeros_like(x), x)
+'''),
+    # (hidden) max(x, a * x) is PReLU only for a <= 1; a learned slope may exceed 1
+    ("np.maximum(x, a * x) (wrong for slopes above 1)", '''
+def prelu(x, a):
+    x = np.asarray(x)
+    return np.maximum(x, np.asarray(a, dtype=x.dtype) * x)
+
+
+def prelu_grad(x, a):
+    x = np.asarray(x)
+    a = np.asarray(a, dtype=x.dtype)
+    return np.where(x > 0, np.ones_like(x), a), np.where(x > 0, np.zeros_like(x), x)
 '''),
 ]
 

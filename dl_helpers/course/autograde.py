@@ -1,0 +1,376 @@
+"""``dl-course autograde ASSIGNMENT SUBMISSIONS``: grade a class, each submission sandboxed.
+
+The parent process (this module) is the only one that writes the gradebook. It
+
+1. defines the assignment in the course folder (``./course`` unless ``--course-dir``) with
+   nbgrader ``generate_assignment``, and once more in a private *template* course folder with
+   its own SQLite gradebook, copied for every worker;
+2. reads the submissions (``intake``: a folder, a zip of folders or an LMS zip);
+3. skips submissions already graded from identical content, and any older than the one
+   graded (a newer submission replaces the older one's grade);
+4. grades ``--jobs`` submissions at a time, each in a worker process (``worker``) whose
+   kernel runs in a bubblewrap sandbox (``sandbox``), killing a worker's whole process group
+   when it runs past ``--timeout``;
+5. records each result as it arrives: scores and status in the gradebook, the graded
+   notebook under ``course/autograded/`` (for ``dl-course feedback``), a log under
+   ``course/logs/``; then prints a summary of graded, failed and flagged submissions.
+
+Scoring rules: a failed submission (no notebook, unreadable notebook, kernel death, time
+limit) keeps the points of the tests that ran before the failure and is marked for review.
+Runtime tampering (``integrity``) zeroes the submission and flags it; a static-scan hit or a
+misnamed notebook or files beside it only flag it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from dl_helpers.course import gradebook, intake, integrity, sandbox, worker
+from dl_helpers.course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
+from dl_helpers.course.notebooks import is_test_cell
+from dl_helpers.course.release import nbgrader_api
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits."""
+
+    timeout: int = 300  # wall clock for the whole submission (s)
+    cell_timeout: int = 30  # one cell (s)
+    memory_mb: int = 2048  # address space of each kernel process
+
+
+@dataclass
+class Summary:
+    """What a run did, for the final report."""
+
+    graded: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    flagged: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"graded {len(self.graded) + len(self.flagged)}, failed {len(self.failed)}, "
+            f"flagged {len(self.flagged)}, unchanged (skipped) {len(self.unchanged)}"
+        ]
+        out += [f"  failed  {student}: {reason}" for student, reason in self.failed]
+        out += [f"  flagged {student}: {reason}" for student, reason in self.flagged]
+        out += [f"  ignored {entry}" for entry in self.ignored]
+        return out
+
+
+def define_assignment(assignment: Assignment, course_dir: Path, db_url: str) -> None:
+    """Copy the assignment's source into ``course_dir/solutions`` and run ``generate_assignment``
+    against ``db_url``. Raises ``CourseError`` with nbgrader's log when that fails."""
+    target = course_dir / SOURCE_DIR / assignment.name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(assignment.source_dir, target)
+    result = nbgrader_api(course_dir, db_url=db_url).generate_assignment(assignment.name)
+    if not result["success"]:
+        raise CourseError(
+            f"nbgrader could not define {assignment.name} in {course_dir}:\n"
+            f"{result.get('log', '')}{result.get('error', '')}"
+        )
+
+
+def _digest(*paths: Path) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+class Grader:
+    """One autograde run of one assignment (see the module docstring)."""
+
+    def __init__(
+        self,
+        assignment: Assignment,
+        course_dir: Path,
+        db_url: str,
+        limits: Limits,
+        *,
+        masked: list[Path],
+        unsafe: bool = False,
+    ) -> None:
+        self.assignment = assignment
+        self.course_dir = course_dir
+        self.db_url = db_url
+        self.limits = limits
+        self.unsafe = unsafe
+        self.scratch = Path(tempfile.mkdtemp(prefix="dl-course-grade-"))
+        self.masked = [*masked, self.scratch]
+        # Workers fork from a server that has imported the grading code once (fast starts,
+        # and no threads of this process are copied into them).
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(["dl_helpers.course.worker"])
+        source = nbformat.read(assignment.source_notebook, as_version=4)
+        code = [c.source for c in source.cells if c.cell_type == "code"]
+        self.aliases, modules = integrity.notebook_imports(code)
+        always = integrity.trusted_origins(list(integrity.ALWAYS_WATCHED))
+        present = [m for m, origin in always.items() if origin or m == "builtins"]
+        self.modules = sorted(set(modules) | set(present))
+        self.origins = integrity.trusted_origins(self.modules)
+        self.test_ids = [
+            c.metadata["nbgrader"]["grade_id"] for c in source.cells if is_test_cell(c)
+        ]
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def prepare(self) -> None:
+        """Define the assignment in the worker template and in the course folder.
+
+        The template (a course folder with its own SQLite gradebook) is cached in
+        ``course/.cache`` by the digest of the assignment's source folder; a new SQLite main
+        gradebook starts as a copy of the template's.
+        """
+        source = self.assignment.source_dir
+        digest = _digest(*sorted(p for p in source.rglob("*") if p.is_file()))[:16]
+        self.template = self.course_dir / ".cache" / f"{self.assignment.name}-{digest}"
+        if not self.template.exists():
+            building = self.scratch / "template"
+            building.mkdir()
+            define_assignment(self.assignment, building, gradebook.default_db_url(building))
+            self.template.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(building, self.template)
+        main_db = self.course_dir / "gradebook.db"
+        if self.db_url == gradebook.default_db_url(self.course_dir) and not main_db.exists():
+            shutil.copy(self.template / "gradebook.db", main_db)
+        define_assignment(self.assignment, self.course_dir, self.db_url)
+
+    def job(self, sub: intake.Submission, index: int) -> dict:
+        """The worker's job description for submission ``sub``."""
+        root = self.scratch / f"job{index:04d}"
+        (root / "out").mkdir(parents=True)
+        return {
+            "assignment": self.assignment.name,
+            "student_id": sub.student_id,
+            "notebook": str(sub.notebook),
+            "timestamp": sub.timestamp.isoformat(),
+            "template": str(self.template),
+            "work_root": str(root / "run"),
+            "out_dir": str(root / "out"),
+            "result_path": str(root / "result.json"),
+            "cell_timeout": self.limits.cell_timeout,
+            "cpu_seconds": self.limits.timeout,
+            "memory_mb": self.limits.memory_mb,
+            "masked": [str(p) for p in self.masked],
+            "unsafe": self.unsafe,
+            "probe_modules": self.modules,
+            "probe_aliases": self.aliases,
+            "origins": self.origins,
+            "test_ids": self.test_ids,
+        }
+
+    def run_worker(self, job: dict, log_path: Path) -> dict:
+        """Run one worker process; kill its process group after the time limit."""
+        job_path = Path(job["result_path"]).with_name("job.json")
+        job_path.write_text(json.dumps(job))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        proc = self.context.Process(target=worker.run_job, args=(str(job_path), str(log_path)))
+        proc.start()
+        proc.join(timeout=self.limits.timeout)
+        if proc.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.join()
+            return _failure(f"time limit of {self.limits.timeout} s for the submission exceeded")
+        result_path = Path(job["result_path"])
+        if not result_path.exists():
+            return _failure(f"the grader crashed (exit status {proc.exitcode}); see {log_path}")
+        return json.loads(result_path.read_text())
+
+    def status_of(self, sub: intake.Submission, result: dict, digest: str | None) -> tuple:
+        """The status to record and the scores that go with it."""
+        scores = {k: v[0] for k, v in result["scores"].items()}
+        flags = tuple(sub.flags) + tuple(result["flags"])
+        if result["failed"]:
+            status = gradebook.Status("failed", result["failed"], flags, sub.timestamp, digest)
+        elif result["tampering"]:
+            reasons = ("tampering detected, score set to 0: " + "; ".join(result["tampering"]),)
+            status = gradebook.Status("flagged", None, reasons + flags, sub.timestamp, digest)
+            scores = {k: 0.0 for k in scores}
+        elif flags:
+            status = gradebook.Status("flagged", None, flags, sub.timestamp, digest)
+        else:
+            status = gradebook.Status("graded", None, (), sub.timestamp, digest)
+        return status, scores
+
+    def store(self, sub: intake.Submission, result: dict, status: gradebook.Status, scores) -> None:
+        """Record a result: gradebook rows, and the submitted and graded notebooks."""
+        gradebook.record(self.db_url, self.assignment.name, sub.student_id, status, scores)
+        name = f"{self.assignment.name}.ipynb"
+        for step, path in (("submitted", sub.notebook), ("autograded", result["autograded"])):
+            folder = self.course_dir / step / sub.student_id / self.assignment.name
+            if folder.exists():
+                shutil.rmtree(folder)
+            if path:
+                folder.mkdir(parents=True)
+                shutil.copy(path, folder / name)
+                (folder / "timestamp.txt").write_text(sub.timestamp.isoformat())
+
+
+def _failure(reason: str | None) -> dict:
+    """A worker result for a submission that produced nothing gradable."""
+    return {"failed": reason, "scores": {}, "flags": [], "tampering": [], "autograded": None}
+
+
+def _should_grade(sub, previous: gradebook.Status | None, digest: str | None) -> str | None:
+    """Why ``sub`` is skipped (``None``: grade it)."""
+    if previous is None:
+        return None
+    if digest is not None and previous.digest == digest:
+        return "unchanged"
+    if previous.submitted_at and sub.timestamp < previous.submitted_at:
+        return "older than the submission already graded"
+    return None
+
+
+def autograde(
+    assignment: Assignment,
+    submissions: Path,
+    course_dir: Path,
+    *,
+    db_url: str | None = None,
+    jobs: int = 1,
+    limits: Limits | None = None,
+    patterns: list[str] | None = None,
+    unsafe: bool = False,
+    progress: bool = True,
+) -> Summary:
+    """Grade every submission in ``submissions``; see the module docstring."""
+    if not unsafe and sandbox.bwrap_path() is None:
+        raise CourseError(sandbox.INSTALL_HINT)
+    course_dir = course_dir.resolve()
+    course_dir.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or gradebook.default_db_url(course_dir)
+    root = assignment.root
+    masked = [course_dir, submissions.resolve(), root / SOURCE_DIR, root / "tests", root / ".git"]
+    grader = Grader(
+        assignment, course_dir, db_url, limits or Limits(), masked=masked, unsafe=unsafe
+    )
+    summary = Summary()
+    try:
+        grader.prepare()
+        found = intake.collect(submissions, assignment.name, grader.scratch / "intake", patterns)
+        summary.ignored = found.ignored
+        _grade_all(grader, found.submissions, jobs, summary, progress)
+    finally:
+        grader.close()
+    return summary
+
+
+def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool) -> None:
+    from tqdm import tqdm
+
+    previous = gradebook.read_statuses(grader.db_url)
+    source = grader.assignment.source_notebook
+    pending = []
+    for index, sub in enumerate(subs):
+        digest = _digest(source, sub.notebook) if sub.notebook else None
+        skip = _should_grade(sub, previous.get((sub.student_id, grader.assignment.name)), digest)
+        if skip:
+            summary.unchanged.append(f"{sub.student_id} ({skip})")
+        else:
+            pending.append((sub, digest, index))
+    logs = grader.course_dir / "logs" / grader.assignment.name
+    lock = threading.Lock()  # results are recorded one at a time, by this process only
+
+    def grade_one(sub, index):
+        if sub.notebook is None:
+            return _failure(sub.problem)
+        return grader.run_worker(grader.job(sub, index), logs / f"{sub.student_id}.log")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(grade_one, sub, i): (sub, digest) for sub, digest, i in pending}
+        bar = tqdm(total=len(futures), unit="submission", disable=not progress, file=sys.stderr)
+        for future in as_completed(futures):
+            sub, digest = futures[future]
+            result = future.result()
+            status, scores = grader.status_of(sub, result, digest)
+            with lock:
+                grader.store(sub, result, status, scores)
+            if status.status == "failed":
+                summary.failed.append((sub.student_id, status.reason or ""))
+            elif status.status == "flagged":
+                summary.flagged.append((sub.student_id, "; ".join(status.flags)))
+            else:
+                summary.graded.append(sub.student_id)
+            bar.set_postfix_str(sub.student_id)
+            bar.update()
+        bar.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        root = find_root()
+        (assignment,) = assignments(root, [args.assignment])
+    except (FileNotFoundError, ValueError) as error:
+        raise CourseError(str(error)) from None
+    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb)
+    summary = autograde(
+        assignment,
+        Path(args.submissions),
+        Path(args.course_dir),
+        db_url=args.db,
+        jobs=args.jobs,
+        limits=limits,
+        patterns=args.pattern,
+        unsafe=args.unsafe_no_sandbox,
+    )
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "autograde",
+        help="grade submissions with hidden tests, each in a sandbox (instructors)",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("assignment", help="assignment name, e.g. 01_activation_functions")
+    parser.add_argument(
+        "submissions",
+        help="folder with one folder per student, a zip of that, or an LMS export zip",
+    )
+    parser.add_argument("--course-dir", default="course", help="course working folder (./course)")
+    parser.add_argument("--db", help="gradebook SQLAlchemy URL (SQLite in the course folder)")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
+    parser.add_argument(
+        "--timeout", type=int, default=300, help="seconds allowed per submission (300)"
+    )
+    parser.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (30)")
+    parser.add_argument(
+        "--memory-mb", type=int, default=2048, help="memory cap per kernel process, MiB (2048)"
+    )
+    parser.add_argument(
+        "--pattern",
+        action="append",
+        help="regex with a (?P<student_id>...) group for LMS file or folder names "
+        "(repeatable; default: Canvas, then Moodle naming)",
+    )
+    parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap: student code runs unisolated as you",
+    )
+    parser.set_defaults(func=_run)

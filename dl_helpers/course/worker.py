@@ -1,0 +1,327 @@
+"""Grading one submission, in a worker process (``run_job``).
+
+The parent (``autograde``) starts one worker process per submission (forked from a server
+that has the grading modules imported) in its own session, and kills the whole group when
+the submission's time is up. The worker never touches the main
+gradebook: it copies the assignment template (a course folder with its own SQLite gradebook
+made by ``generate_assignment``) into a private folder, runs nbgrader's ``Autograde``
+converter there, and writes ``result.json`` for the parent:
+
+``{"scores": {grade_id: [score, max]}, "failed": reason|None, "flags": [...],
+"tampering": [...], "autograded": path|None}``
+
+nbgrader's pipeline is kept (sanitize: clear outputs, de-duplicate ids, restore test cells and
+cell types from the gradebook, with ``OverwriteCells.add_missing_cells``), with these
+changes to its execution step (``GuardedExecute``):
+
+- the kernel is a ``SandboxedKernelManager`` (bubblewrap, resource limits) whose working
+  folder holds only the files the assignment ships -- never the notebook with hidden tests;
+- trusted probe cells run before the student's code and after each test cell
+  (``integrity``), and are removed again before grading;
+- outputs are capped per cell as they arrive (streams, images, HTML alike), so a flood
+  neither exhausts the grader's memory nor breaks the feedback;
+- if the kernel dies, the cells run so far keep their results, every test cell that did not
+  run gets an error (0 points), and the submission fails with the reason;
+- stderr in a test cell (warnings, progress bars) is shown as ordinary output, because
+  nbgrader would otherwise score a passing test 0 (``RelabelStderr``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Dict, Integer, List, Unicode
+from traitlets.config import Config
+
+from dl_helpers.course import integrity
+from dl_helpers.course.layout import SOURCE_DIR, nbgrader_config
+from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
+
+PROBE_KEY = "dl_grader_probe"
+
+
+def _probe_cell(source: str, where: str) -> NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata[PROBE_KEY] = where
+    return cell
+
+
+def _is_test_cell(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+
+
+class GuardedExecute(Execute):
+    """nbgrader's ``Execute`` with a sandboxed kernel, probes, output caps and death handling."""
+
+    probe_modules = List(Unicode(), help="Modules whose callables the probes fingerprint.").tag(
+        config=True
+    )
+    probe_aliases = Dict(help="Module aliases the notebook binds, e.g. {'np': 'numpy'}.").tag(
+        config=True
+    )
+    report_path = Unicode(help="Where to write the execution report (JSON).").tag(config=True)
+    max_cell_output_bytes = Integer(256_000, help="Output kept per cell.").tag(config=True)
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["kernel_manager_class"] = SandboxedKernelManager
+        super().__init__(**kwargs)
+        self._cell_bytes: dict[int, int] = {}
+
+    def preprocess(self, nb: NotebookNode, resources: dict, km=None):
+        probe = integrity.probe_source(list(self.probe_modules), dict(self.probe_aliases))
+        cells: list[NotebookNode] = [_probe_cell(probe, "start")]
+        for cell in nb.cells:
+            cells.append(cell)
+            if _is_test_cell(cell):
+                cells.append(_probe_cell(probe, cell.metadata["nbgrader"]["grade_id"]))
+        nb.cells = cells
+        died = None
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        except DeadKernelError:
+            died = "kernel died (os._exit, a crash, or a resource limit)"
+        except Exception as error:  # e.g. the kernel never started: say why, then fail
+            Path(self.report_path).write_text(
+                json.dumps({"error": f"{type(error).__name__}: {error}"})
+            )
+            raise
+        probes = [
+            (c.metadata[PROBE_KEY], _probe_report(c)) for c in nb.cells if PROBE_KEY in c.metadata
+        ]
+        nb.cells = [c for c in nb.cells if PROBE_KEY not in c.metadata]
+        if died:
+            for cell in nb.cells:
+                if _is_test_cell(cell) and cell.get("execution_count") is None:
+                    cell.outputs.append(_error("NotRun", f"this test did not run: {died}"))
+            probes = [(where, report) for where, report in probes if report is not None]
+        Path(self.report_path).write_text(json.dumps({"died": died, "probes": probes}))
+        return nb, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self._cell_bytes.get(cell_index, 0)
+        self._cell_bytes[cell_index] = used + size
+        if used + size <= self.max_cell_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= self.max_cell_output_bytes:
+            note = f"[output truncated by the grader: more than {self.max_cell_output_bytes} bytes]"
+            outs.append(nbformat.v4.new_output("stream", name="stdout", text=note + "\n"))
+        return None
+
+
+def _probe_report(cell: NotebookNode) -> dict | None:
+    texts = [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+    return integrity.parse_probe(texts)
+
+
+class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
+    """Remove the empty ``nbgrader`` metadata ``DeduplicateIds`` leaves on duplicated cells
+    (nbgrader 0.9.6's ``OverwriteCells.add_missing_cells`` fails on it: ``KeyError``)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.get("metadata", {}).get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+class RelabelStderr(NbGraderPreprocessor):
+    """Show stderr of test cells as plain output: a passing test that warns keeps its points.
+
+    nbgrader scores a test cell 0 when it has *any* stderr output; failures are exceptions,
+    which stay errors.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if _is_test_cell(cell):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+        return cell, resources
+
+
+def autograde_config(job: dict, course: Path, work_dir: Path, ipc_dir: Path) -> Config:
+    """The traitlets config for nbgrader's ``Autograde`` in the private course folder."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        LimitOutput,
+        OverwriteCells,
+        OverwriteKernelspec,
+        SaveAutoGrades,
+    )
+
+    settings = nbgrader_config(course, db_url=f"sqlite:///{course / 'gradebook.db'}")
+    settings["CourseDirectory"].update(
+        assignment_id=job["assignment"], student_id=job["student_id"]
+    )
+    settings["Autograde"] = {
+        "create_student": True,
+        "force": True,
+        "sanitize_preprocessors": [
+            ClearOutput, DeduplicateIds, DropEmptyNbgraderMetadata, OverwriteKernelspec,
+            OverwriteCells, CheckCellMetadata,
+        ],
+        "autograde_preprocessors": [
+            GuardedExecute, RelabelStderr, ClearMetadataPreprocessor, LimitOutput,
+            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+        ],
+    }  # fmt: skip
+    settings["OverwriteCells"] = {"add_missing_cells": True}
+    settings["LimitOutput"] = {"max_lines": 200, "max_traceback": 60}
+    settings["GuardedExecute"] = {
+        "timeout": job["cell_timeout"],
+        # nbgrader fails the whole notebook when output lags 4 s behind a cell's reply, which
+        # happens on a busy machine; a cell that ignores interrupts ends at --timeout instead.
+        "raise_on_iopub_timeout": False,
+        "iopub_timeout": 10,
+        "probe_modules": job["probe_modules"],
+        "probe_aliases": job["probe_aliases"],
+        "report_path": str(course / "execution.json"),
+    }
+    settings["SandboxedKernelManager"] = {
+        "work_dir": str(work_dir),
+        "ipc_dir": str(ipc_dir),
+        "masked_paths": job["masked"],
+        "memory_mb": job["memory_mb"],
+        "cpu_seconds": job["cpu_seconds"],
+        "unsafe": job["unsafe"],
+    }
+    return Config(settings)
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps nbgrader's error messages, to name the cause when a conversion fails."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def reason(self) -> str:
+        """The last line of the first traceback nbgrader logged, else its first error."""
+        for message in self.messages:
+            if message.startswith("Traceback"):
+                return message.strip().splitlines()[-1]
+        return self.messages[0] if self.messages else "unknown error (see the log)"
+
+
+def _read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (ValueError, UnicodeDecodeError, OSError) as error:  # JSONDecodeError is a ValueError
+        return None, f"notebook is not valid notebook JSON ({type(error).__name__}: {error})"
+    except Exception as error:  # nbformat raises assorted errors for odd structures
+        return None, f"notebook could not be read ({type(error).__name__}: {error})"
+    if not isinstance(nb.get("cells"), list):
+        return None, "notebook has no list of cells"
+    return nb, None
+
+
+def _student_sources(nb: NotebookNode, test_ids: set[str]) -> list[str]:
+    """Code the student wrote: every code cell that is not one of the (restored) test cells."""
+    return [
+        c.source
+        for c in nb.cells
+        if c.get("cell_type") == "code"
+        and c.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in test_ids
+        and isinstance(c.get("source"), str)
+    ]
+
+
+def _scores(course: Path, assignment: str, student: str) -> dict[str, list[float]]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(assignment, assignment, student)
+        return {g.name: [g.auto_score or 0.0, g.max_score] for g in nb.grades}
+
+
+def grade(job: dict) -> dict:
+    """Grade the submission described by ``job`` (see ``autograde.make_job``)."""
+    root = Path(job["work_root"])
+    assignment, student = job["assignment"], job["student_id"]
+    result: dict = {"scores": {}, "failed": None, "flags": [], "tampering": [], "autograded": None}
+    nb, problem = _read_notebook(Path(job["notebook"]))
+    if nb is None:
+        result["failed"] = problem
+        return result
+    result["flags"] = integrity.scan_source(_student_sources(nb, set(job["test_ids"])))
+
+    course = root / "course"
+    shutil.copytree(job["template"], course)
+    submitted = course / "submitted" / student / assignment
+    submitted.mkdir(parents=True)
+    nbformat.write(nb, submitted / f"{assignment}.ipynb")
+    (submitted / "timestamp.txt").write_text(datetime.fromisoformat(job["timestamp"]).isoformat())
+
+    work_dir, ipc_dir = root / "work", root / "ipc"
+    shutil.copytree(
+        course / SOURCE_DIR / assignment, work_dir, ignore=shutil.ignore_patterns("*.ipynb")
+    )
+    prepare_dirs(work_dir, ipc_dir)
+
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+
+    config = autograde_config(job, course, work_dir, ipc_dir)
+    errors = _ErrorLog()
+    log = logging.getLogger("dl-course.worker")
+    log.addHandler(errors)
+    try:
+        Autograde(coursedir=CourseDirectory(config=config), config=config, log=log).start()
+    except Exception:  # nbgrader reports every per-submission failure this way
+        result["failed"] = f"nbgrader could not grade it: {errors.reason()}"
+    report_path = course / "execution.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    if report.get("died") or report.get("error"):
+        result["failed"] = report.get("died") or f"execution failed: {report['error']}"
+    graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if graded.exists():
+        result["scores"] = _scores(course, assignment, student)
+        out = Path(job["out_dir"]) / f"{assignment}.ipynb"
+        shutil.copy(graded, out)
+        result["autograded"] = str(out)
+    elif result["failed"] is None:
+        result["failed"] = "nbgrader produced no graded notebook"
+    if "probes" in report and not report.get("died"):
+        probes = [(where, rep) for where, rep in report["probes"][1:]]
+        baseline = report["probes"][0][1] if report["probes"] else None
+        result["tampering"] = integrity.compare_probes(baseline, probes, job["origins"])
+    return result
+
+
+def run_job(job_path: str, log_path: str) -> None:
+    """Entry point of a worker process: grade the job, write its result, log to ``log_path``.
+
+    The process starts its own session so the parent can kill it with everything it started.
+    """
+    os.setsid()
+    with open(log_path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.captureWarnings(True)
+    job = json.loads(Path(job_path).read_text())
+    result = grade(job)
+    Path(job["result_path"]).write_text(json.dumps(result))

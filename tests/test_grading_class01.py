@@ -1,0 +1,83 @@
+"""SLOW (about 3 minutes on 2 cores): a sample class of 24 submissions for notebook 01.
+
+The class is built into ``tmp_path`` from the current solution and release by
+``tests/class01/make_class.py`` (full, blank, partial, wrong, and one submission per attack or
+breakage), graded with ``dl-course autograde --jobs 2``, and every student's score and status
+is checked, together with what must not change: the submissions, the repository's
+``solutions/`` and ``tests/``, and nothing outside the course folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from dl_helpers.course.cli import main
+from dl_helpers.course.layout import find_root
+from dl_helpers.course.sandbox import bwrap_path
+from tests.class01.make_class import build
+
+ASSIGNMENT = "01_activation_functions"
+ROOT = find_root(Path(__file__))
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) not installed"),
+    pytest.mark.skipif(
+        not (ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists(),
+        reason=f"{ASSIGNMENT} not written yet",
+    ),
+]
+
+
+def _tree_hash(*folders: Path) -> str:
+    sha = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            sha.update(str(path).encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()
+
+
+def test_sample_class(tmp_path, monkeypatch, capsys):
+    expected = build(tmp_path, ROOT, ASSIGNMENT)
+    subs, course = tmp_path / "submissions", tmp_path / "course"
+    before = _tree_hash(subs, ROOT / "solutions", ROOT / "tests")
+    monkeypatch.chdir(ROOT)
+    args = ["autograde", ASSIGNMENT, str(subs), "--course-dir", str(course)]
+    limits = ["--jobs", "2", "--timeout", "90", "--cell-timeout", "10"]
+    assert main(args + limits) == 0
+    summary = capsys.readouterr().out
+
+    assert main(["grades", "--course-dir", str(course), "--json"]) == 0
+    rows = {r["student"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == set(expected), summary
+    wrong = {
+        student: (rows[student]["score"], rows[student]["status"][:160], want)
+        for student, want in expected.items()
+        if rows[student]["score"] != pytest.approx(want["score"])
+        or not rows[student]["status"].startswith(want["status"])
+    }
+    assert not wrong, json.dumps(wrong, indent=1)
+
+    assert _tree_hash(subs, ROOT / "solutions", ROOT / "tests") == before
+    marker = "pwned"
+    for path in course.rglob("*"):
+        if path.is_file() and path.suffix in {".db", ".ipynb", ".txt"}:
+            assert marker.encode() not in path.read_bytes().replace(b"'pwned'", b""), path
+
+    # grading again changes nothing and grades nothing
+    gradebook = (course / "gradebook.db").read_bytes()
+    assert main(args + limits) == 0
+    assert "unchanged (skipped) 24" in capsys.readouterr().out
+    assert main(["grades", "--course-dir", str(course), "--json"]) == 0
+    assert {r["student"]: r for r in json.loads(capsys.readouterr().out)} == rows
+    assert len((course / "gradebook.db").read_bytes()) >= len(gradebook) // 2
+
+    assert main(["feedback", ASSIGNMENT, "--course-dir", str(course)]) == 0
+    flood = course / "feedback" / "s10_output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    assert flood.exists() and flood.stat().st_size < 5_000_000

@@ -1,0 +1,113 @@
+"""The kernel sandbox: what student code inside it can and cannot do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from dl_helpers.course.sandbox import SandboxedKernelManager, bwrap_path, prepare_dirs
+
+pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) not installed")
+
+PROBE = r"""
+import json, os, signal, socket
+result = {}
+try:
+    result["masked"] = os.listdir(SECRET_DIR)
+except OSError as error:
+    result["masked"] = repr(error)
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=2)
+    result["tcp"] = "connected"
+except OSError as error:
+    result["tcp"] = repr(error)
+try:
+    os.kill(PARENT_PID, signal.SIGTERM)
+    result["kill"] = "sent"
+except OSError as error:
+    result["kill"] = repr(error)
+result["tmp"] = sorted(os.listdir("/tmp"))
+open("/tmp/MARKER", "w").write("private")
+try:
+    open(SECRET_DIR + "/../planted.txt", "w").write("x")
+    result["write_outside"] = "written"
+except OSError as error:
+    result["write_outside"] = repr(error)
+try:
+    hog = bytearray(3 * 1024**3)
+    result["memory"] = "allocated"
+except MemoryError:
+    result["memory"] = "MemoryError"
+result["uid"] = os.getuid()
+result["cwd"] = os.getcwd()
+print(json.dumps(result))
+"""
+
+
+async def _run_in_sandbox(work, ipc, secret_dir, code: str) -> dict:
+    config = Config(
+        {
+            "SandboxedKernelManager": {
+                "work_dir": str(work),
+                "ipc_dir": str(ipc),
+                "masked_paths": [str(secret_dir)],
+                "memory_mb": 1024,
+            }
+        }
+    )
+    km = SandboxedKernelManager(config=config)
+    await km.start_kernel()
+    client = km.client()
+    client.start_channels()
+    texts: list[str] = []
+    try:
+        await client.wait_for_ready(timeout=60)
+
+        def hook(msg):
+            if msg["msg_type"] == "stream":
+                texts.append(msg["content"]["text"])
+
+        await client.execute_interactive(code, timeout=60, output_hook=hook)
+    finally:
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+    return json.loads("".join(texts).strip().splitlines()[-1])
+
+
+@pytest.fixture
+def secret_dir(tmp_path):
+    """A folder outside /tmp (so only the mask hides it), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="dl-course-secret-", dir="/var/tmp"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_kernel_is_isolated(tmp_path, secret_dir):
+    (secret_dir / "gradebook.db").write_text("hidden tests live here")
+    work, ipc = tmp_path / "run" / "work", tmp_path / "run" / "ipc"
+    prepare_dirs(work, ipc)
+    marker = f"dl-course-sandbox-{os.getpid()}"
+    code = (
+        PROBE.replace("SECRET_DIR", repr(str(secret_dir)))
+        .replace("PARENT_PID", str(os.getpid()))
+        .replace("MARKER", marker)
+    )
+    result = asyncio.run(_run_in_sandbox(work, ipc, secret_dir, code))
+    assert result["masked"] == [], "masked folder must look empty"
+    assert "connected" not in result["tcp"]
+    assert "ProcessLookupError" in result["kill"], "the grader's pid must not exist inside"
+    assert marker not in result["tmp"] and not (Path("/tmp") / marker).exists()
+    assert result["write_outside"] != "written"
+    assert not (secret_dir.parent / "planted.txt").exists()
+    assert result["memory"] == "MemoryError"
+    assert result["cwd"] == str(work)
+    if os.geteuid() == 0:
+        assert result["uid"] == 65534
+    assert (secret_dir / "gradebook.db").read_text() == "hidden tests live here"

@@ -1,0 +1,129 @@
+"""autograde -> grades -> feedback on the tiny fixture assignment (a few submissions).
+
+Slow-ish (about a minute): each test grades a handful of submissions with nbgrader.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import zipfile
+
+import nbformat
+import pytest
+
+from dl_helpers.course.cli import main
+from dl_helpers.course.sandbox import bwrap_path
+from tests.grading_fixtures import HIDDEN_PROBES, TINY, make_repo
+
+SANDBOX = [] if bwrap_path() else ["--unsafe-no-sandbox"]
+pytestmark = pytest.mark.slow
+
+
+def _answered(repo, relu_source: str | None = None) -> nbformat.NotebookNode:
+    nb = nbformat.read(repo / "solutions" / TINY / f"{TINY}.ipynb", as_version=4)
+    for cell in nb.cells:  # hidden tests stay in: OverwriteCells restores them anyway
+        if relu_source and cell.metadata.get("nbgrader", {}).get("grade_id") == "relu":
+            cell.source = relu_source
+    return nb
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """A repository with the tiny assignment and three submissions; cwd is the repository."""
+    repo = make_repo(tmp_path / "repo")
+    subs = tmp_path / "subs"
+    for student, relu in [
+        ("alice", None),
+        ("bob", "def relu(x):\n    return x"),
+        ("carol", "import warnings, sys\nwarnings.warn('careful')\n"
+                  "def relu(x):\n    print('working...', file=sys.stderr)\n"
+                  "    warnings.warn('slow')\n    return np.maximum(x, 0.0)"),
+    ]:  # fmt: skip
+        (subs / student).mkdir(parents=True)
+        nbformat.write(_answered(repo, relu), subs / student / f"{TINY}.ipynb")
+    monkeypatch.chdir(repo)
+    return repo, subs
+
+
+def _grade(subs, *extra: str) -> int:
+    return main(["autograde", TINY, str(subs), "--cell-timeout", "20", *SANDBOX, *extra])
+
+
+def _rows(capsys) -> dict:
+    capsys.readouterr()
+    assert main(["grades", "--json"]) == 0
+    return {row["student"]: row for row in json.loads(capsys.readouterr().out)}
+
+
+def test_autograde_grades_feedback(course, capsys):
+    repo, subs = course
+    assert _grade(subs, "--jobs", "2") == 0
+    rows = _rows(capsys)
+    assert {s: (r["score"], r["status"]) for s, r in rows.items()} == {
+        "alice": (5.0, "graded"),
+        "bob": (2.0, "graded"),
+        "carol": (5.0, "graded"),  # stderr from correct code costs nothing
+    }
+    assert rows["bob"]["exercises"] == {"test_square": 2.0, "test_relu": 0.0}
+    assert rows["alice"]["max_score"] == 5.0
+
+    assert main(["grades", "--csv", "grades.csv"]) == 0
+    with open(repo / "grades.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["student"] for r in table] == ["alice", "bob", "carol"]
+    assert table[1]["test_relu"] == "0.0" and table[1]["status"] == "graded"
+
+    assert main(["feedback", TINY]) == 0
+    html = (repo / "course" / "feedback" / "bob" / TINY / f"{TINY}.html").read_text()
+    assert "visible square test passed" in html  # visible test output is shown
+    assert "relu must clip negatives to 0" in html  # the hidden test's message is shown...
+    for probe in HIDDEN_PROBES:  # ...but never the hidden test code
+        assert probe not in html
+    assert "BEGIN HIDDEN TESTS" not in html
+    assert "test_relu" in html and "Your score: 2 / 5" in html
+
+
+def test_rerun_is_idempotent_and_newer_submission_replaces(course, capsys):
+    repo, subs = course
+    assert _grade(subs) == 0
+    first = _rows(capsys)
+    assert _grade(subs) == 0
+    out = capsys.readouterr().out
+    assert "unchanged (skipped) 3" in out
+    assert _rows(capsys) == first
+
+    # bob resubmits a fixed notebook, newer than the graded one
+    fixed = subs / "bob" / f"{TINY}.ipynb"
+    nbformat.write(_answered(repo), fixed)
+    os.utime(fixed, (fixed.stat().st_mtime + 60,) * 2)
+    assert _grade(subs) == 0
+    rows = _rows(capsys)
+    assert rows["bob"]["score"] == 5.0 and rows["alice"] == first["alice"]
+
+
+def test_lms_zip_and_failures_do_not_stop_the_batch(course, tmp_path, capsys):
+    repo, _ = course
+    crashing = _answered(repo)
+    crashing.cells[1].source = "import os\nos._exit(1)"  # the setup cell
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"dora_11_21_{TINY}.ipynb", nbformat.writes(_answered(repo)))
+        zf.writestr(f"emil_12_22_{TINY}.ipynb", "{ not json")
+        zf.writestr(f"finn_13_23_{TINY}.ipynb", nbformat.writes(crashing))
+    assert _grade(archive, "--jobs", "2") == 0
+    out = capsys.readouterr().out
+    assert "failed emil" in out.replace("  ", " ")
+    rows = _rows(capsys)
+    assert rows["dora"]["status"] == "graded" and rows["dora"]["score"] == 5.0
+    assert rows["emil"]["status"].startswith("failed: notebook is not valid notebook JSON")
+    assert rows["finn"]["status"].startswith("failed: kernel died")
+    assert rows["finn"]["score"] == 0.0
+
+
+def test_refuses_without_sandbox_tool(course, monkeypatch, capsys):
+    _, subs = course
+    monkeypatch.setattr("dl_helpers.course.sandbox.bwrap_path", lambda: None)
+    assert main(["autograde", TINY, str(subs)]) == 2
+    assert "--unsafe-no-sandbox" in capsys.readouterr().err
