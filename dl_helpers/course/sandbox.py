@@ -84,6 +84,15 @@ def _tmpfs_parents(path: Path, tmpfs_roots: list[Path]) -> list[Path]:
     return []
 
 
+def runtime_paths() -> list[Path]:
+    """What the kernel must read even when it lies below a hidden folder: the virtual
+    environment and the ``dl_helpers`` package (an editable install lives in the checkout,
+    which may itself sit below ``/tmp``)."""
+    import dl_helpers
+
+    return [Path(sys.prefix).resolve(), Path(dl_helpers.__file__).resolve().parent]
+
+
 def bwrap_args(
     *,
     work_dir: Path,
@@ -91,8 +100,12 @@ def bwrap_args(
     masked: list[Path],
     tmp_mb: int,
     drop_to_uid: int | None,
+    readable: tuple[Path, ...] | list[Path] = (),
 ) -> list[str]:
-    """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above."""
+    """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above.
+
+    ``readable`` paths that fall below ``/tmp`` or a masked folder are bound back read-only.
+    """
     args = [
         bwrap_path() or "bwrap",
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -110,6 +123,11 @@ def bwrap_args(
             tmpfs_roots.append(path)
         elif path.exists():
             args += ["--ro-bind", "/dev/null", str(path)]
+    for path in readable:
+        if any(path.is_relative_to(root) for root in tmpfs_roots):
+            for parent in _tmpfs_parents(path, tmpfs_roots):
+                args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--ro-bind", str(path), str(path)]
     for bound in (work_dir, ipc_dir):
         for parent in _tmpfs_parents(bound, tmpfs_roots):
             args += ["--perms", "0711", "--dir", str(parent)]
@@ -182,6 +200,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             masked=[Path(p) for p in self.masked_paths],
             tmp_mb=self.tmp_mb,
             drop_to_uid=uid,
+            readable=runtime_paths(),
         )
         drop = drop_privileges_args(uid) if uid is not None else []
         return [*prefix, *limits, *drop, *cmd]
