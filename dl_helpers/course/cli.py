@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from pathlib import Path
 
-from dl_helpers.course.layout import CourseError
+from dl_helpers.course.layout import CourseError, venv_bin_on_path
 
 # Student commands first, then instructor commands, in the order --help lists them.
 COMMAND_MODULES = ("validate", "release", "autograde", "feedback", "grades")
@@ -31,17 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _venv_bin_on_path() -> None:
-    """nbgrader shells out to ``alembic`` and kernels start from ``jupyter``: both live beside
-    this interpreter, which is not on ``PATH`` when ``.venv/bin/dl-course`` is run directly."""
-    bin_dir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if bin_dir not in path.split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
-
-
 def main(argv: list[str] | None = None) -> int:
-    _venv_bin_on_path()
+    venv_bin_on_path()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

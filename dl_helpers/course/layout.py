@@ -13,7 +13,9 @@ so running them leaves no ``gradebook.db`` behind.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,19 @@ def assignments(root: Path, names: list[str] | None = None) -> list[Assignment]:
             f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(found) or 'none'}"
         )
     return [Assignment(root, n) for n in names]
+
+
+def venv_bin_on_path() -> None:
+    """Put this interpreter's ``bin`` folder first on ``PATH``.
+
+    nbgrader shells out to ``alembic`` when it creates a gradebook, and ``alembic`` lives
+    beside this interpreter, which is not on ``PATH`` when ``.venv/bin/dl-course`` (or a
+    script) runs without the environment activated.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
 
 
 def nbgrader_config(course_root: Path, *, db_url: str | None = None) -> dict:

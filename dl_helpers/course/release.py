@@ -32,6 +32,7 @@ from dl_helpers.course.layout import (
     assignments,
     find_root,
     nbgrader_config,
+    venv_bin_on_path,
 )
 from dl_helpers.course.notebooks import is_answer_cell, is_test_cell
 
@@ -44,6 +45,7 @@ def nbgrader_api(course_root: Path, *, db_url: str | None = None, extra: dict | 
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    venv_bin_on_path()
     settings = nbgrader_config(
         course_root, db_url=db_url or f"sqlite:///{course_root / 'gradebook.db'}"
     )
