@@ -186,7 +186,7 @@ def _run_check(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     rel = commands.add_parser(
         "release",
-        help="(instructor) regenerate notebooks/ from solutions/",
+        help="regenerate notebooks/ from solutions/ (instructors)",
         description="Regenerate the student notebooks from the instructor sources: outputs "
         "cleared, answers replaced by stubs, hidden tests removed.",
     )
@@ -194,7 +194,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     rel.set_defaults(func=_run_release)
     check = commands.add_parser(
         "check-release",
-        help="(instructor, CI) fail if notebooks/ is not exactly what release makes",
+        help="fail if notebooks/ is not exactly what release makes (instructors, CI)",
     )
     check.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
     check.set_defaults(func=_run_check)

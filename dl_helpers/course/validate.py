@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "validate",
-        help="(student) run a notebook and report each exercise: passed / failed / not attempted",
+        help="run a notebook; report each exercise passed / failed / not attempted (students)",
     )
     parser.add_argument("notebook", metavar="NOTEBOOK", help="path to your .ipynb")
     parser.add_argument(
