@@ -11,12 +11,16 @@ sample class is), then measures
 
 The sandbox overhead is the per-submission autograde time over the plain execution time;
 it includes nbgrader's own work (sanitizing, gradebook writes), which any grading pays.
-The course set-up (gradebook creation, once per course) is timed separately.
+The plain execution is also timed with the kernel killed at the end (``shutdown_kernel =
+"immediate"``, as the grader does) instead of nbclient's default graceful shutdown (~3 s).
+The course set-up (gradebook creation, once per course) is timed separately. Last, the
+phases of the fastest single-submission run, as its worker logged them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -29,6 +33,7 @@ from nbclient import NotebookClient
 from dl_helpers.course.autograde import Limits, autograde
 from dl_helpers.course.layout import assignments, find_root
 from dl_helpers.course.release import release
+from dl_helpers.course.worker import TIMING_MARK
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.class01.make_class import ClassBuilder  # noqa: E402
@@ -48,13 +53,24 @@ def make_class(root: Path, name: str, dest: Path, students: int) -> Path:
     return dest / "submissions"
 
 
-def plain_seconds(notebook: Path) -> float:
+def plain_seconds(notebook: Path, shutdown: str = "graceful") -> float:
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute(
-        cwd=str(notebook.parent)
-    )
+    NotebookClient(
+        nb, kernel_name="python3", allow_errors=True, timeout=120, shutdown_kernel=shutdown
+    ).execute(cwd=str(notebook.parent))
     return time.perf_counter() - start
+
+
+def logged_phases(course: Path) -> dict[str, float]:
+    """The phase timings the workers of the run into ``course`` logged (summed)."""
+    phases: dict[str, float] = {}
+    for log in course.glob("logs/*/*.log"):
+        for line in log.read_text().splitlines():
+            if TIMING_MARK in line:
+                for name, seconds in json.loads(line.split(TIMING_MARK, 1)[1]).items():
+                    phases[name] = phases.get(name, 0.0) + seconds
+    return phases
 
 
 def graded_seconds(assignment, subs: Path, course: Path, jobs: int, cache: Path) -> float:
@@ -71,6 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="01_activation_functions")
     parser.add_argument("--students", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=2, help="runs per timing (best kept)")
     args = parser.parse_args()
     root = find_root(Path(__file__))
     (assignment,) = assignments(root, [args.assignment])
@@ -82,15 +99,19 @@ def main() -> int:
         shutil.copytree(subs / "student00", one / "student00")
         first = next((subs / "student00").glob("*.ipynb"))
         plain_seconds(first)  # warm the file cache and the imports
-        plain = min(plain_seconds(first) for _ in range(2))
+        plain = min(plain_seconds(first) for _ in range(args.repeats))
+        plain_kill = min(plain_seconds(first, "immediate") for _ in range(args.repeats))
         course = tmp_path / "course-setup"
         start = time.perf_counter()
         autograde(assignment, one, course, limits=Limits(), progress=False)
         setup_and_one = time.perf_counter() - start
         cache = course / ".cache"
-        single = min(
-            graded_seconds(assignment, one, tmp_path / f"c1-{i}", 1, cache) for i in range(2)
-        )
+        singles = {
+            graded_seconds(assignment, one, tmp_path / f"c1-{i}", 1, cache): i
+            for i in range(args.repeats)
+        }
+        single = min(singles)
+        phases = logged_phases(tmp_path / f"c1-{singles[single]}")
         runs = {
             jobs: graded_seconds(assignment, subs, tmp_path / f"c-{jobs}", jobs, cache)
             for jobs in (1, 2)
@@ -101,10 +122,16 @@ def main() -> int:
     print(f"{'first run incl. gradebook set-up (s)':<44} {setup_and_one:>12.2f}")
     overhead = (single - plain) / plain * 100
     print(f"{'sandboxed grading overhead (%)':<44} {overhead:>12.1f}")
+    print(f"{'plain, kernel killed at the end (s)':<44} {plain_kill:>12.2f}")
+    overhead_kill = (single - plain_kill) / plain_kill * 100
+    print(f"{'overhead over that (%)':<44} {overhead_kill:>12.1f}")
     for jobs, seconds in runs.items():
         rate = args.students / seconds * 60
         label = f"class of {args.students}, --jobs {jobs} (submissions/min)"
         print(f"{label:<44} {rate:>12.1f}")
+    print("phases of the fastest single-submission run (s):")
+    for name, seconds in phases.items():
+        print(f"  {name:<42} {seconds:>12.2f}")
     return 0
 
 

@@ -34,6 +34,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,8 @@ class Grader:
         # and no threads of this process are copied into them).
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(["dl_helpers.course.worker"])
+        # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
+        threading.Thread(target=_start_forkserver, daemon=True).start()
         source = nbformat.read(assignment.source_notebook, as_version=4)
         code = [c.source for c in source.cells if c.cell_type == "code"]
         self.aliases, modules = integrity.notebook_imports(code)
@@ -184,7 +187,7 @@ class Grader:
     def run_worker(self, job: dict, log_path: Path) -> dict:
         """Run one worker process; kill its process group after the time limit."""
         job_path = Path(job["result_path"]).with_name("job.json")
-        job_path.write_text(json.dumps(job))
+        job_path.write_text(json.dumps({**job, "queued_at": time.time()}))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         proc = self.context.Process(target=worker.run_job, args=(str(job_path), str(log_path)))
         proc.start()
@@ -227,6 +230,13 @@ class Grader:
                 folder.mkdir(parents=True)
                 shutil.copy(path, folder / name)
                 (folder / "timestamp.txt").write_text(sub.timestamp.isoformat())
+
+
+def _start_forkserver() -> None:
+    from multiprocessing import forkserver
+
+    with contextlib.suppress(Exception):  # the first worker start reports any real problem
+        forkserver.ensure_running()
 
 
 def _failure(reason: str | None) -> dict:

@@ -23,7 +23,11 @@ changes to its execution step (``GuardedExecute``):
 - if the kernel dies, the cells run so far keep their results, every test cell that did not
   run gets an error (0 points), and the submission fails with the reason;
 - stderr in a test cell (warnings, progress bars) is shown as ordinary output, because
-  nbgrader would otherwise score a passing test 0 (``RelabelStderr``).
+  nbgrader would otherwise score a passing test 0 (``RelabelStderr``);
+- the kernel is killed as soon as the last cell has run (no graceful shutdown: it saves ~3 s).
+
+The worker logs the seconds spent in each phase (``TIMING_MARK``; ``bench/bench_grading.py``
+prints them).
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ import json
 import logging
 import os
 import shutil
+import time
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
@@ -47,6 +54,23 @@ from dl_helpers.course.layout import SOURCE_DIR, nbgrader_config
 from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
 
 PROBE_KEY = "dl_grader_probe"
+TIMING_MARK = "grading phases (s): "
+
+# Seconds spent in each phase of this worker's one submission (for the log and the benchmark).
+PHASES: dict[str, float] = defaultdict(float)
+
+
+class _phase:
+    """Adds the time spent in the ``with`` block to ``PHASES[name]``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        PHASES[self.name] += time.perf_counter() - self.start
 
 
 def _probe_cell(source: str, where: str) -> NotebookNode:
@@ -92,6 +116,7 @@ class GuardedExecute(Execute):
                 cells.append(_probe_cell(probe, cell.metadata["nbgrader"]["grade_id"]))
         nb.cells = cells
         died = None
+        start = time.perf_counter()
         try:
             nb, resources = super().preprocess(nb, resources, km)
         except DeadKernelError:
@@ -101,6 +126,8 @@ class GuardedExecute(Execute):
                 json.dumps({"error": f"{type(error).__name__}: {error}"})
             )
             raise
+        finally:
+            PHASES["execute (all)"] += time.perf_counter() - start
         probes = [
             (c.metadata[PROBE_KEY], _probe_report(c)) for c in nb.cells if PROBE_KEY in c.metadata
         ]
@@ -112,6 +139,31 @@ class GuardedExecute(Execute):
             probes = [(where, report) for where, report in probes if report is not None]
         Path(self.report_path).write_text(json.dumps({"died": died, "probes": probes}))
         return nb, resources
+
+    async def async_start_new_kernel(self, **kwargs) -> None:
+        with _phase("kernel start"):
+            await super().async_start_new_kernel(**kwargs)
+
+    async def async_start_new_kernel_client(self):
+        with _phase("kernel ready"):
+            return await super().async_start_new_kernel_client()
+
+    async def _async_cleanup_kernel(self) -> None:
+        with _phase("kernel shutdown"):
+            await super()._async_cleanup_kernel()
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        kind = "probe cells" if PROBE_KEY in cell.get("metadata", {}) else "notebook cells"
+        with _phase(kind):
+            return await super().async_execute_cell(
+                cell, cell_index, execution_count, store_history
+            )
+
+    # nbconvert's preprocess calls the synchronous wrappers, bound to nbclient's methods.
+    start_new_kernel = run_sync(async_start_new_kernel)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+    execute_cell = run_sync(async_execute_cell)
 
     def output(self, outs, msg, display_id, cell_index):
         size = len(json.dumps(msg.get("content", {}), default=str))
@@ -193,6 +245,10 @@ def autograde_config(job: dict, course: Path, work_dir: Path, ipc_dir: Path) -> 
         # happens on a busy machine; a cell that ignores interrupts ends at --timeout instead.
         "raise_on_iopub_timeout": False,
         "iopub_timeout": 10,
+        # Every cell's outputs have arrived when the last cell has finished: kill the kernel
+        # at once (a graceful shutdown request costs ~3 s: ipykernel does not exit before
+        # jupyter_client's SIGTERM, half its shutdown_wait_time later).
+        "shutdown_kernel": "immediate",
         "probe_modules": job["probe_modules"],
         "probe_aliases": job["probe_aliases"],
         "report_path": str(course / "execution.json"),
@@ -259,6 +315,16 @@ def _scores(course: Path, assignment: str, student: str) -> dict[str, list[float
 
 def grade(job: dict) -> dict:
     """Grade the submission described by ``job`` (see ``autograde.make_job``)."""
+    if "queued_at" in job:  # wall time at which the parent started this worker process
+        PHASES["worker process start"] = time.time() - job["queued_at"]
+    with _phase("worker total"):
+        result = _grade(job)
+    log = logging.getLogger("dl-course.worker")
+    log.info(TIMING_MARK + json.dumps({k: round(v, 3) for k, v in PHASES.items()}))
+    return result
+
+
+def _grade(job: dict) -> dict:
     root = Path(job["work_root"])
     assignment, student = job["assignment"], job["student_id"]
     result: dict = {"scores": {}, "failed": None, "flags": [], "tampering": [], "autograded": None}
@@ -269,17 +335,19 @@ def grade(job: dict) -> dict:
     result["flags"] = integrity.scan_source(_student_sources(nb, set(job["test_ids"])))
 
     course = root / "course"
-    shutil.copytree(job["template"], course)
-    submitted = course / "submitted" / student / assignment
-    submitted.mkdir(parents=True)
-    nbformat.write(nb, submitted / f"{assignment}.ipynb")
-    (submitted / "timestamp.txt").write_text(datetime.fromisoformat(job["timestamp"]).isoformat())
+    with _phase("copy template and work folder"):
+        shutil.copytree(job["template"], course)
+        submitted = course / "submitted" / student / assignment
+        submitted.mkdir(parents=True)
+        nbformat.write(nb, submitted / f"{assignment}.ipynb")
+        timestamp = datetime.fromisoformat(job["timestamp"]).isoformat()
+        (submitted / "timestamp.txt").write_text(timestamp)
 
-    work_dir, ipc_dir = root / "work", root / "ipc"
-    shutil.copytree(
-        course / SOURCE_DIR / assignment, work_dir, ignore=shutil.ignore_patterns("*.ipynb")
-    )
-    prepare_dirs(work_dir, ipc_dir)
+        work_dir, ipc_dir = root / "work", root / "ipc"
+        shutil.copytree(
+            course / SOURCE_DIR / assignment, work_dir, ignore=shutil.ignore_patterns("*.ipynb")
+        )
+        prepare_dirs(work_dir, ipc_dir)
 
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -289,7 +357,8 @@ def grade(job: dict) -> dict:
     log = logging.getLogger("dl-course.worker")
     log.addHandler(errors)
     try:
-        Autograde(coursedir=CourseDirectory(config=config), config=config, log=log).start()
+        with _phase("nbgrader autograde (all)"):
+            Autograde(coursedir=CourseDirectory(config=config), config=config, log=log).start()
     except Exception:  # nbgrader reports every per-submission failure this way
         result["failed"] = f"nbgrader could not grade it: {errors.reason()}"
     report_path = course / "execution.json"
@@ -298,7 +367,8 @@ def grade(job: dict) -> dict:
         result["failed"] = report.get("died") or f"execution failed: {report['error']}"
     graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
     if graded.exists():
-        result["scores"] = _scores(course, assignment, student)
+        with _phase("read scores"):
+            result["scores"] = _scores(course, assignment, student)
         out = Path(job["out_dir"]) / f"{assignment}.ipynb"
         shutil.copy(graded, out)
         result["autograded"] = str(out)
@@ -307,7 +377,8 @@ def grade(job: dict) -> dict:
     if "probes" in report and not report.get("died"):
         probes = [(where, rep) for where, rep in report["probes"][1:]]
         baseline = report["probes"][0][1] if report["probes"] else None
-        result["tampering"] = integrity.compare_probes(baseline, probes, job["origins"])
+        with _phase("compare probes"):
+            result["tampering"] = integrity.compare_probes(baseline, probes, job["origins"])
     return result
 
 
