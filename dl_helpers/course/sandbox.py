@@ -22,8 +22,10 @@ as a plain process with the same resource limits and working folder, and no isol
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -93,6 +95,25 @@ def runtime_paths() -> list[Path]:
     return [Path(sys.prefix).resolve(), Path(dl_helpers.__file__).resolve().parent]
 
 
+def _others_can_read(path: Path) -> bool:
+    """Whether a user with no rights of its own (``nobody``) can reach and list ``path``."""
+    for folder in (*reversed(path.parents), path):
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return False
+    return bool(path.stat().st_mode & stat.S_IROTH)
+
+
+@functools.cache
+def sandbox_uid() -> int | None:
+    """The user the kernel becomes: ``nobody`` when the grader is root and ``nobody`` can read
+    the environment; otherwise ``None`` (the grader's own user). A checkout below a private
+    folder such as ``/root`` is not readable by ``nobody``: the kernel then stays uid 0 inside
+    bubblewrap, which gives it no capabilities, on a read-only file system."""
+    if os.geteuid() != 0:
+        return None
+    return SANDBOX_UID if all(_others_can_read(p) for p in runtime_paths()) else None
+
+
 def bwrap_args(
     *,
     work_dir: Path,
@@ -135,8 +156,10 @@ def bwrap_args(
     args += ["--chdir", str(work_dir), "--clearenv"]
     for key, value in kernel_env("/tmp").items():
         args += ["--setenv", key, value]
-    if drop_to_uid is not None:
+    if drop_to_uid is not None:  # setpriv needs these to switch user; it then drops them all
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:  # bwrap started by root would otherwise keep every capability (remounts included)
+        args += ["--cap-drop", "ALL"]
     return [*args, "--"]
 
 
@@ -183,9 +206,6 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.ip = str(ipc / "k")
             self.connection_file = str(ipc / "kernel.json")
 
-    def _drop_uid(self) -> int | None:
-        return SANDBOX_UID if os.geteuid() == 0 else None
-
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         if cmd and Path(cmd[0]).name.startswith("python"):
@@ -193,7 +213,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         limits = limit_args(self.memory_mb, self.cpu_seconds, self.max_processes, self.max_file_mb)
         if self.unsafe:
             return [*limits, *cmd]
-        uid = self._drop_uid()
+        uid = sandbox_uid()
         prefix = bwrap_args(
             work_dir=Path(self.work_dir),
             ipc_dir=Path(self.ipc_dir),
@@ -222,17 +242,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.unsafe:
             env.update(kernel_env(self.work_dir))
         kw["env"] = env
-        uid = None if self.unsafe else self._drop_uid()
+        uid = None if self.unsafe else sandbox_uid()
         if uid is not None:  # the kernel (nobody) must read its connection file
             os.chown(self.connection_file, uid, uid)
         await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
 def prepare_dirs(work_dir: Path, ipc_dir: Path) -> None:
-    """Create the kernel's folders, owned by the sandbox user when the grader is root."""
+    """Create the kernel's folders, owned by the sandbox user when the kernel drops to it."""
     for folder in (work_dir, ipc_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
+    if sandbox_uid() is not None:
         for folder in (work_dir, ipc_dir):
             for dirpath, _, filenames in os.walk(folder):
                 os.chown(dirpath, SANDBOX_UID, SANDBOX_UID)
