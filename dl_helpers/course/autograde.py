@@ -362,8 +362,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "submissions",
         help="folder with one folder per student, a zip of that, or an LMS export zip",
     )
-    parser.add_argument("--course-dir", default="course", help="course working folder (./course)")
-    parser.add_argument("--db", help="gradebook SQLAlchemy URL (SQLite in the course folder)")
+    gradebook.add_course_options(parser)
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
     parser.add_argument(
         "--timeout", type=int, default=300, help="seconds allowed per submission (300)"

@@ -105,6 +105,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("assignment", help="assignment name, e.g. 01_activation_functions")
-    parser.add_argument("--course-dir", default="course", help="course working folder (./course)")
-    parser.add_argument("--db", help="gradebook SQLAlchemy URL (SQLite in the course folder)")
+    gradebook.add_course_options(parser)
     parser.set_defaults(func=_run)

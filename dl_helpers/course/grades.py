@@ -85,8 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "grades", help="print or export the grade table (instructors)", description=__doc__
     )
-    parser.add_argument("--course-dir", default="course", help="course working folder (./course)")
-    parser.add_argument("--db", help="gradebook SQLAlchemy URL (SQLite in the course folder)")
+    gradebook.add_course_options(parser)
     parser.add_argument("--csv", metavar="FILE", help="write the table as CSV to FILE")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     parser.set_defaults(func=_run)

@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 from traitlets.config import Config
 
+from dl_helpers.course.gradebook import default_db_url
 from dl_helpers.course.layout import (
     EXPECTED_FAILURE_TAG,
     RELEASE_DIR,
@@ -46,9 +47,7 @@ def nbgrader_api(course_root: Path, *, db_url: str | None = None, extra: dict | 
     from nbgrader.coursedir import CourseDirectory
 
     venv_bin_on_path()
-    settings = nbgrader_config(
-        course_root, db_url=db_url or f"sqlite:///{course_root / 'gradebook.db'}"
-    )
+    settings = nbgrader_config(course_root, db_url=db_url or default_db_url(course_root))
     for section, values in (extra or {}).items():
         settings.setdefault(section, {}).update(values)
     config = Config(settings)
