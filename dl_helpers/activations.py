@@ -8,17 +8,23 @@ close to zero over most of its input (sigmoid, tanh when saturated) shrinks the 
 every layer it passes, while ReLU-like functions pass it through unchanged where they are
 active.
 
-=================================  ===================================  =======================
-function                           derivative                           output range
-=================================  ===================================  =======================
-``sigmoid(x)``                     ``sigmoid_grad(x)``                  (0, 1)
-``tanh(x)``                        ``tanh_grad(x)``                     (-1, 1)
-``relu(x)``                        ``relu_grad(x)``                     [0, inf)
-``leaky_relu(x, alpha=0.01)``      ``leaky_relu_grad(x, alpha=0.01)``   (-inf, inf)
-``prelu(x, a)``                    ``prelu_grad(x, a)`` -> (dx, da)     (-inf, inf)
-``softmax(x, axis=-1)``            ``softmax_grad(x, upstream, axis)``  (0, 1), sums to 1
-``log_softmax(x, axis=-1)``        — (not provided)                     (-inf, 0]
-=================================  ===================================  =======================
+=================================  ========================================  =================
+function                           derivative / backward                     output range
+=================================  ========================================  =================
+``sigmoid(x)``                     ``sigmoid_grad(x)``                       (0, 1)
+``tanh(x)``                        ``tanh_grad(x)``                          (-1, 1)
+``relu(x)``                        ``relu_grad(x)``                          [0, inf)
+``leaky_relu(x, alpha=0.01)``      ``leaky_relu_grad(x, alpha=0.01)``        (-inf, inf)
+``prelu(x, a)``                    ``prelu_grad(x, a)`` -> (dy/dx, dy/da)    (-inf, inf)
+``softmax(x, axis=-1)``            ``softmax_backward(x, upstream, axis)``   (0, 1), sums to 1
+``log_softmax(x, axis=-1)``        — (not provided)                          (-inf, 0]
+=================================  ========================================  =================
+
+The course's backward contract (CONTRIBUTING.md): ``f_grad(x)`` is the *local derivative*
+of an elementwise function (the diagonal of its Jacobian, same shape as ``x``), so a layer's
+backward pass is ``upstream * f_grad(x)``; ``f_backward(inputs..., upstream, options...)``
+is the *vector-Jacobian product* of any other function: it takes the forward's inputs and
+``upstream = dL/d(output)`` and returns ``dL/d(input)``.
 
 Conventions shared by every function:
 
@@ -302,7 +308,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
         return (e / e.sum(axis=axis, keepdims=True)).reshape(x.shape)
 
 
-def softmax_grad(x: ArrayLike, upstream: ArrayLike, axis: int = -1) -> np.ndarray:
+def softmax_backward(x: ArrayLike, upstream: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""Backward pass of :func:`softmax`: the vector-Jacobian product ``upstream @ J``.
 
     With ``s = softmax(x)`` and ``g = upstream`` (the gradient of the loss with respect to
@@ -319,10 +325,10 @@ def softmax_grad(x: ArrayLike, upstream: ArrayLike, axis: int = -1) -> np.ndarra
 
     Example:
         >>> x = np.array([1.0, 2.0, 3.0])
-        >>> softmax_grad(x, np.array([1.0, 0.0, 0.0])).round(4)
+        >>> softmax_backward(x, np.array([1.0, 0.0, 0.0])).round(4)
         array([ 0.0819, -0.022 , -0.0599])
         >>> # softmax sums to 1 whatever x is, so a uniform upstream has zero effect
-        >>> bool(np.allclose(softmax_grad(x, np.ones(3)), 0.0))
+        >>> bool(np.allclose(softmax_backward(x, np.ones(3)), 0.0))
         True
     """
     x = _as_float_array(x)

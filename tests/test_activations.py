@@ -86,8 +86,8 @@ ALL_FUNCTIONS = [
     ("softmax", act.softmax),
     ("log_softmax", act.log_softmax),
     (
-        "softmax_grad",
-        lambda x: act.softmax_grad(x, np.linspace(-1, 1, np.size(x)).reshape(np.shape(x))),
+        "softmax_backward",
+        lambda x: act.softmax_backward(x, np.linspace(-1, 1, np.size(x)).reshape(np.shape(x))),
     ),
 ]
 
@@ -188,23 +188,23 @@ def test_softmax_and_log_softmax_match_torch(shape, axis):
 
 
 @pytest.mark.parametrize(("shape", "axis"), [((), -1), *SOFTMAX_CASES], ids=str)
-def test_softmax_grad_matches_torch_autograd_and_finite_differences(shape, axis):
+def test_softmax_backward_matches_torch_autograd_and_finite_differences(shape, axis):
     rng = np.random.default_rng(6)
     x = random_input(shape, seed=6)
     upstream = rng.normal(size=shape)
     xt = torch.tensor(x, requires_grad=True)
     (torch.softmax(xt, axis) * torch.from_numpy(upstream)).sum().backward()
 
-    grad = act.softmax_grad(x, upstream, axis=axis)
+    grad = act.softmax_backward(x, upstream, axis=axis)
     assert grad.shape == shape
     np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-10, atol=1e-15)
     numeric = numerical_gradient_array(lambda v: act.softmax(v, axis=axis), x, upstream)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-10)
 
 
-def test_softmax_grad_rejects_upstream_of_another_shape():
+def test_softmax_backward_rejects_upstream_of_another_shape():
     with pytest.raises(ValueError, match="upstream"):
-        act.softmax_grad(np.zeros((2, 3)), np.zeros(3))
+        act.softmax_backward(np.zeros((2, 3)), np.zeros(3))
 
 
 # --- stability: extreme inputs, no warnings ----------------------------------------------
@@ -233,7 +233,7 @@ def test_softmax_of_extreme_logits(dtype):
     with strict_floats():
         s = act.softmax(logits)
         log_s = act.log_softmax(logits)
-        grad = act.softmax_grad(logits, np.ones_like(logits))
+        grad = act.softmax_backward(logits, np.ones_like(logits))
     assert s.dtype == log_s.dtype == grad.dtype == dtype
     third = np.full(3, 1 / 3)
     np.testing.assert_allclose(s, [[1.0, 0.0, 0.0], third, third, third], rtol=1e-6, atol=0)
@@ -300,7 +300,7 @@ def test_gradient_functions_do_not_mutate_their_other_arguments():
     x, a, upstream = random_input((4, 5)), np.full(5, 0.2), np.ones((4, 5))
     a_before, upstream_before = a.copy(), upstream.copy()
     act.prelu_grad(x, a)
-    act.softmax_grad(x, upstream)
+    act.softmax_backward(x, upstream)
     np.testing.assert_array_equal(a, a_before)
     np.testing.assert_array_equal(upstream, upstream_before)
 

@@ -1,14 +1,25 @@
-"""Every claim of the seed text owned by an existing notebook is shown (tagged) in it."""
+"""Every claim of the seed text owned by an existing notebook is shown *and checked* in it.
+
+A claim counts as checked when the solution notebook has a code cell calling
+``claims.check("<id>", ...)`` and the executed notebook's stored outputs hold the line that
+call prints when the claim held. nbval re-executes every cell in the same ``make test`` run
+(and the CPU-capability gate under other kernels), where a check that no longer holds raises
+``ClaimNotShown``: stored lines cannot go stale unnoticed.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
+import torch
 
-from dl_helpers.claims import TAG_PREFIX, claims_for, load_claims
+from dl_helpers import claims
+from dl_helpers.claims import HELD_MARK, TAG_PREFIX, ClaimNotShown, claims_for, load_claims
 from dl_helpers.course.layout import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,17 +27,79 @@ ASSIGNMENTS = assignments(ROOT)
 
 
 def test_claim_list_is_well_formed():
-    claims = load_claims()
-    ids = [c.id for c in claims]
+    all_claims = load_claims()
+    ids = [c.id for c in all_claims]
     assert len(ids) == len(set(ids)), "duplicate claim ids"
-    assert all(re.fullmatch(r"\d\d", c.notebook) for c in claims)
-    assert all(c.claim for c in claims)
+    assert all(re.fullmatch(r"\d\d", c.notebook) for c in all_claims)
+    assert all(c.claim for c in all_claims)
     # Every notebook of the course plan (00-13) owns at least one claim.
-    assert {c.notebook for c in claims} == {f"{n:02d}" for n in range(14)}
+    assert {c.notebook for c in all_claims} == {f"{n:02d}" for n in range(14)}
+
+
+def test_check_prints_the_held_line_and_raises_when_the_claim_fails(capsys):
+    claims.check("A-sig-def", np.float64(0.5) < 1.0, "sigmoid(0) = 0.5")
+    assert capsys.readouterr().out == (
+        "✓ A-sig-def (shown): sigmoid maps any input to (0, 1) — sigmoid(0) = 0.5\n"
+    )
+    claims.check("A-sig-def", torch.tensor(2.0) > 1.0, "a 0-d torch bool")
+    with pytest.raises(ClaimNotShown, match=r"A-relu-con1 .* did not hold in this run: 2% dead"):
+        claims.check("A-relu-con1", False, "2% dead")
+    assert "A-relu-con1" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("holds", [np.array([True, True]), 1, 0.7, "yes", torch.tensor(1.0)])
+def test_check_rejects_anything_but_one_boolean(holds):
+    with pytest.raises(TypeError, match="holds must be one boolean"):
+        claims.check("A-sig-def", holds, "x")
+
+
+def test_check_rejects_an_unknown_id_naming_similar_ones():
+    with pytest.raises(KeyError, match=r"no claim with id 'A-sig-dfe'.*A-sig-def"):
+        claims.check("A-sig-dfe", True, "x")
+
+
+def test_a_qualified_claim_needs_a_note_and_prints_it():
+    with pytest.raises(ValueError, match="its note must say what was found"):
+        claims.Claim("X", "01", "c", "e", verdict="refuted")
+    with pytest.raises(ValueError, match="is not one of"):
+        claims.Claim("X", "01", "c", "e", verdict="maybe")
+    claim = claims.Claim("X", "01", "fast", "e", verdict="qualified", note="only per element")
+    assert claim.held_line("3x") == "✓ X (qualified): fast [only per element] — 3x"
+
+
+def _checked_ids(cells) -> set[str]:
+    """Claim ids passed as a literal first argument to ``claims.check`` / ``check``."""
+    ids = set()
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
+        for node in ast.walk(ast.parse(source)):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", None)) == "check"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                ids.add(node.args[0].value)
+    return ids
+
+
+def _printed_lines(cells) -> list[str]:
+    return [
+        line
+        for cell in cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+        for line in out.get("text", "").splitlines()
+    ]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
-def test_every_owned_claim_is_tagged(assignment):
+def test_every_owned_claim_is_shown_and_checked(assignment):
     nb = nbformat.read(assignment.source_notebook, as_version=4)
     tagged = {
         tag.removeprefix(TAG_PREFIX)
@@ -34,8 +107,30 @@ def test_every_owned_claim_is_tagged(assignment):
         for tag in cell.metadata.get("tags", [])
         if tag.startswith(TAG_PREFIX)
     }
-    owned = {c.id for c in claims_for(assignment.number)}
+    owned = {c.id: c for c in claims_for(assignment.number)}
     known = {c.id for c in load_claims()}
     assert owned, f"no claims are owned by notebook {assignment.number}"
-    assert not owned - tagged, f"claims not shown in {assignment.name}: {sorted(owned - tagged)}"
+    assert not owned.keys() - tagged, (
+        f"claims not shown (no cell tagged claim:<id>) in {assignment.name}: "
+        f"{sorted(owned.keys() - tagged)}"
+    )
     assert not tagged - known, f"unknown claim tags in {assignment.name}: {sorted(tagged - known)}"
+
+    checked = _checked_ids(nb.cells)
+    assert not owned.keys() - checked, (
+        f"claims of {assignment.name} with no claims.check(...) call: "
+        f"{sorted(owned.keys() - checked)}"
+    )
+    assert checked <= owned.keys(), (
+        f"{assignment.name} checks claims it does not own: {sorted(checked - owned.keys())}"
+    )
+    printed = _printed_lines(nb.cells)
+    not_held = [
+        claim_id
+        for claim_id, claim in owned.items()
+        if not any(line.startswith(f"{HELD_MARK}{claim_id} ({claim.verdict}):") for line in printed)
+    ]
+    assert not not_held, (
+        f"the executed {assignment.name} has no 'held' line for {not_held}: execute the "
+        "solution notebook in place and check that every claims.check ran and held"
+    )

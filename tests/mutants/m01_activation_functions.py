@@ -526,30 +526,30 @@ def softmax(x, axis=-1):
 '''),
 ]
 
-# --- softmax_grad -----------------------------------------------------------------------
+# --- softmax_backward -----------------------------------------------------------------------
 
-_SOFTMAX_GRAD = [
+_SOFTMAX_BACKWARD = [
     ("missing the -s * sum(g * s) term", '''
-def softmax_grad(x, upstream, axis=-1):
+def softmax_backward(x, upstream, axis=-1):
     return softmax(x, axis=axis) * upstream
 '''),
     ("diagonal of the Jacobian only", '''
-def softmax_grad(x, upstream, axis=-1):
+def softmax_backward(x, upstream, axis=-1):
     s = softmax(x, axis=axis)
     return s * (1 - s) * upstream
 '''),
     ("sign flipped", '''
-def softmax_grad(x, upstream, axis=-1):
+def softmax_backward(x, upstream, axis=-1):
     s = softmax(x, axis=axis)
     return s * ((upstream * s).sum(axis=axis, keepdims=True) - upstream)
 '''),
     ("sum over every axis instead of along `axis`", '''
-def softmax_grad(x, upstream, axis=-1):
+def softmax_backward(x, upstream, axis=-1):
     s = softmax(x, axis=axis)
     return s * (upstream - (upstream * s).sum())
 '''),
     ("ignores the axis argument", '''
-def softmax_grad(x, upstream, axis=-1):
+def softmax_backward(x, upstream, axis=-1):
     s = softmax(x)
     return s * (upstream - (upstream * s).sum(axis=-1, keepdims=True))
 '''),
@@ -605,6 +605,6 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     "leaky_relu": _LEAKY,
     "prelu": _PRELU,
     "softmax": _SOFTMAX,
-    "softmax_grad": _SOFTMAX_GRAD,
+    "softmax_backward": _SOFTMAX_BACKWARD,
     "output_activation": _OUTPUT,
 }
