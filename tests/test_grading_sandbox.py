@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from dl_helpers.course.sandbox import (
-    SandboxedKernelManager,
-    bwrap_path,
-    prepare_dirs,
-    sandbox_uid,
-)
+from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs, sandbox_uid
+from tests.sandbox_tool import require_bwrap
 
-pytestmark = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) not installed")
+
+@pytest.fixture(autouse=True)
+def _sandbox_tool():
+    require_bwrap()  # skip on a laptop without it, fail in CI
 
 PROBE = r"""
 import json, os, signal, socket

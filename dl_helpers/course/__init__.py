@@ -10,7 +10,8 @@ Modules (one job each):
 - ``labsetup``  -- JupyterLab settings applied by ``make``
 - ``intake``    -- reading a class's submissions (folder, zip, LMS zip)
 - ``sandbox``   -- the bubblewrap-sandboxed, resource-limited kernel
-- ``integrity`` -- static scan and run-time probes against tampering
+- ``integrity`` -- static scan and run-time probes against tampering (flags for review)
+- ``verify``    -- the grader's own check of each test cell's values, outside the kernel
 - ``worker``    -- grading one submission in its own process
 - ``gradebook`` -- the main gradebook and grading statuses (written by the parent only)
 - ``autograde`` -- ``autograde``: a whole class, in parallel

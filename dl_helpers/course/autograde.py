@@ -15,10 +15,14 @@ The parent process (this module) is the only one that writes the gradebook. It
    notebook under ``course/autograded/`` (for ``dl-course feedback``), a log under
    ``course/logs/``; then prints a summary of graded, failed and flagged submissions.
 
-Scoring rules: a failed submission (no notebook, unreadable notebook, kernel death, time
-limit) keeps the points of the tests that ran before the failure and is marked for review.
-Runtime tampering (``integrity``) zeroes the submission and flags it; a static-scan hit or a
-misnamed notebook or files beside it only flag it.
+Scoring rules: a test cell scores its in-kernel (nbgrader) points only if the grader's own
+comparison of its values, outside the kernel, agreed (``verify``: the expected values are
+computed once per run, in ``prepare``, from the solution on the same secret inputs); else 0,
+with a note for the student and the instructor. A failed submission (no notebook, unreadable
+notebook, kernel death, time limit) keeps the verified points of the tests that ran before
+the failure and is marked for review. Runtime tampering (``integrity``), a static-scan hit,
+a misnamed notebook, files beside it, or points withheld by the verification only flag the
+submission for review: points never depend on flags.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -41,7 +46,7 @@ from pathlib import Path
 
 import nbformat
 
-from dl_helpers.course import gradebook, intake, integrity, sandbox, worker
+from dl_helpers.course import gradebook, intake, integrity, sandbox, verify, worker
 from dl_helpers.course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
 from dl_helpers.course.notebooks import is_test_cell
 from dl_helpers.course.release import nbgrader_api
@@ -65,6 +70,7 @@ class Summary:
     flagged: list[tuple[str, str]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    withheld: list[tuple[str, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
@@ -73,6 +79,7 @@ class Summary:
         ]
         out += [f"  failed  {student}: {reason}" for student, reason in self.failed]
         out += [f"  flagged {student}: {reason}" for student, reason in self.flagged]
+        out += [f"  withheld {student}: {what}" for student, what in self.withheld]
         out += [f"  ignored {entry}" for entry in self.ignored]
         return out
 
@@ -135,6 +142,21 @@ class Grader:
         self.test_ids = [
             c.metadata["nbgrader"]["grade_id"] for c in source.cells if is_test_cell(c)
         ]
+        try:
+            self.probes = verify.extract_probes(source)
+        except verify.ProbeError as error:
+            raise CourseError(f"{assignment.name}: {error} (see CONTRIBUTING.md)") from None
+        self.answer_ids = verify.answer_ids(source)
+        self.preamble = verify.setup_preamble(source)
+        self.source = source
+        # The secret of this run: the probes' inputs derive from it. It lives in this process
+        # and in job files in the scratch folder, which every sandbox masks.
+        self.seed = secrets.randbits(128)
+        self.blocker = self.scratch / "blocker" / "__init__.py"
+        self.blocker.parent.mkdir()
+        self.blocker.write_text(verify.BLOCKER_SOURCE)
+        self.blocker.chmod(0o644)
+        self.expected = self.scratch / "expected.json"
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -159,6 +181,46 @@ class Grader:
         if self.db_url == gradebook.default_db_url(self.course_dir) and not main_db.exists():
             shutil.copy(self.template / "gradebook.db", main_db)
         define_assignment(self.assignment, self.course_dir, self.db_url)
+        self.compute_expected()
+
+    def verify_settings(self, folder: Path) -> verify.Settings:
+        """Where and with which limits a verification kernel runs."""
+        return verify.Settings(
+            work_dir=folder / "work",
+            ipc_dir=folder / "ipc",
+            masked=[str(p) for p in self.masked],
+            blocker=self.blocker,
+            memory_mb=self.limits.memory_mb,
+            cpu_seconds=self.limits.timeout,
+            unsafe=self.unsafe,
+            cell_timeout=self.limits.cell_timeout,
+            budget=float(self.limits.timeout),
+            files_from=self.assignment.source_dir,
+        )
+
+    def compute_expected(self) -> None:
+        """The expected values of every test cell: the solution's answers through the same
+        verification run as a submission, with this run's seed. Raises ``CourseError`` when
+        a test cell's ``graded_values`` gives no values on the solution."""
+        folder = self.scratch / "expected"
+        answers = verify.answer_sources(self.source, self.answer_ids)
+        outcomes = verify.run_verification(
+            self.preamble, answers, list(self.probes.values()), self.seed,
+            secrets.token_hex(16), self.verify_settings(folder),
+        )  # fmt: skip
+        broken = {
+            gid: outcome.problem or (outcome.payload or {}).get("error")
+            for gid, outcome in outcomes.items()
+            if outcome.problem or "values" not in (outcome.payload or {})
+        }
+        missing = set(self.probes) - set(outcomes)
+        if broken or missing:
+            raise CourseError(
+                f"{self.assignment.name}: graded_values gives no values on the solution: "
+                + "; ".join(f"{gid}: {why}" for gid, why in broken.items())
+                + (f" (no outcome for {sorted(missing)})" if missing else "")
+            )
+        self.expected.write_text(verify.encode_outcomes(outcomes))
 
     def job(self, sub: intake.Submission, index: int) -> dict:
         """The worker's job description for submission ``sub``."""
@@ -182,6 +244,15 @@ class Grader:
             "probe_aliases": self.aliases,
             "origins": self.origins,
             "test_ids": self.test_ids,
+            "verify": {
+                "seed": self.seed,
+                "nonce": secrets.token_hex(16),
+                "expected": str(self.expected),
+                "probes": [p.to_dict() for p in self.probes.values()],
+                "answer_ids": self.answer_ids,
+                "preamble": self.preamble,
+                "blocker": str(self.blocker),
+            },
         }
 
     def run_worker(self, job: dict, log_path: Path) -> dict:
@@ -203,19 +274,26 @@ class Grader:
         return json.loads(result_path.read_text())
 
     def status_of(self, sub: intake.Submission, result: dict, digest: str | None) -> tuple:
-        """The status to record and the scores that go with it."""
-        scores = {k: v[0] for k, v in result["scores"].items()}
+        """The status to record and the scores that go with it: each test cell's in-kernel
+        score if the grader verified its values, else 0 (``verify.apply``). Flags (tampering
+        probes, the static scan, withheld points) mark the submission for review only."""
+        scores, notes = verify.apply(result["scores"], result.get("verified", {}))
         flags = tuple(sub.flags) + tuple(result["flags"])
+        if notes:
+            flags += (
+                f"values not verified: {len(notes)} test cell(s) passed in the kernel but not "
+                f"the grader's check of their values ({', '.join(notes)})",
+            )
+        if result["tampering"]:
+            flags = ("tampering detected: " + "; ".join(result["tampering"]),) + flags
+        note_items = tuple(notes.items())
         if result["failed"]:
-            status = gradebook.Status("failed", result["failed"], flags, sub.timestamp, digest)
-        elif result["tampering"]:
-            reasons = ("tampering detected, score set to 0: " + "; ".join(result["tampering"]),)
-            status = gradebook.Status("flagged", None, reasons + flags, sub.timestamp, digest)
-            scores = {k: 0.0 for k in scores}
+            status = gradebook.Status("failed", result["failed"], flags, sub.timestamp, digest,
+                                      note_items)  # fmt: skip
         elif flags:
-            status = gradebook.Status("flagged", None, flags, sub.timestamp, digest)
+            status = gradebook.Status("flagged", None, flags, sub.timestamp, digest, note_items)
         else:
-            status = gradebook.Status("graded", None, (), sub.timestamp, digest)
+            status = gradebook.Status("graded", None, (), sub.timestamp, digest, note_items)
         return status, scores
 
     def store(self, sub: intake.Submission, result: dict, status: gradebook.Status, scores) -> None:
@@ -241,7 +319,8 @@ def _start_forkserver() -> None:
 
 def _failure(reason: str | None) -> dict:
     """A worker result for a submission that produced nothing gradable."""
-    return {"failed": reason, "scores": {}, "flags": [], "tampering": [], "autograded": None}
+    return {"failed": reason, "scores": {}, "flags": [], "tampering": [], "verified": {},
+            "autograded": None}  # fmt: skip
 
 
 def _should_grade(sub, previous: gradebook.Status | None, digest: str | None) -> str | None:
@@ -319,6 +398,9 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
             status, scores = grader.status_of(sub, result, digest)
             with lock:
                 grader.store(sub, result, status, scores)
+            if status.notes:
+                gids = ", ".join(gid for gid, _ in status.notes)
+                summary.withheld.append((sub.student_id, f"{gids} -- {status.notes[0][1][:200]}"))
             if status.status == "failed":
                 summary.failed.append((sub.student_id, status.reason or ""))
             elif status.status == "flagged":

@@ -8,7 +8,9 @@ ours runs, in order:
   failing hidden line, so error outputs keep only ``Error: message`` (the message is written
   for students);
 - ``ClearHiddenTests``: removes the hidden-test source;
-- ``GetGrades`` and ``ScoreTable``: the scores, and a table of points per test at the top;
+- ``GetGrades`` and ``ScoreTable``: the scores, and a table of points per test at the top
+  (with the grader's note where it withheld a test's points: its own check of the values
+  disagreed);
 - ``CSSHTMLHeaderPreprocessor``: nbgrader's styling.
 """
 
@@ -23,6 +25,7 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreproce
 from dl_helpers.course import gradebook
 from dl_helpers.course.layout import CourseError
 from dl_helpers.course.release import nbgrader_api
+from dl_helpers.course.verify import NOTE_KEY
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 
@@ -43,13 +46,18 @@ class ScrubHiddenTracebacks(NbGraderPreprocessor):
         return cell, resources
 
 
+def _cell_text(text: str) -> str:
+    """``text`` safe inside a markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
+
+
 class ScoreTable(NbGraderPreprocessor):
     """Insert a markdown table of points per autograded test at the top of the notebook."""
 
     def preprocess(self, nb, resources):
         rows = [
             (c.metadata.nbgrader["grade_id"], c.metadata.nbgrader.get("score"),
-             c.metadata.nbgrader.get("points"))
+             c.metadata.nbgrader.get("points"), c.metadata.get(NOTE_KEY, ""))
             for c in nb.cells
             if _is_test_cell(c)
         ]  # fmt: skip
@@ -57,10 +65,13 @@ class ScoreTable(NbGraderPreprocessor):
         lines = [
             f"## Your score: {total.get('score', 0):g} / {total.get('max_score', 0):g}",
             "",
-            "| test | points | out of |",
-            "| --- | ---: | ---: |",
+            "| test | points | out of | note |",
+            "| --- | ---: | ---: | --- |",
         ]
-        lines += [f"| `{gid}` | {score or 0:g} | {points or 0:g} |" for gid, score, points in rows]
+        lines += [
+            f"| `{gid}` | {score or 0:g} | {points or 0:g} | {_cell_text(note)} |"
+            for gid, score, points, note in rows
+        ]
         nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
         return nb, resources
 

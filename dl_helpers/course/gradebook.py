@@ -6,7 +6,8 @@ SQLAlchemy URL; the status table lives in the same database so a PostgreSQL grad
 carries the statuses too.
 
 A status is ``graded``, ``failed`` (with the reason) or ``flagged`` (with the reasons); a
-failed or flagged submission's grades are marked ``needs_manual_grade`` in nbgrader.
+failed or flagged submission's grades are marked ``needs_manual_grade`` in nbgrader. Its
+``notes`` say, per test cell whose in-kernel points the grader withheld, why (``verify``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ STATUS_TABLE = sa.Table(
     sa.Column("submitted_at", sa.DateTime, nullable=True),
     sa.Column("digest", sa.String(64), nullable=True),
     sa.Column("graded_at", sa.DateTime, nullable=False),
+    sa.Column("notes", sa.Text, nullable=True),  # JSON {grade_id: note}; added later
 )
 
 
@@ -55,6 +57,7 @@ class Status:
     flags: tuple[str, ...] = ()
     submitted_at: datetime | None = None
     digest: str | None = None
+    notes: tuple[tuple[str, str], ...] = ()  # (grade_id, why its points were withheld)
 
     @property
     def label(self) -> str:
@@ -69,6 +72,10 @@ class Status:
 def _engine(db_url: str) -> sa.Engine:
     engine = sa.create_engine(db_url)
     STATUS_TABLE.metadata.create_all(engine)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns(STATUS_TABLE.name)}
+    if "notes" not in columns:  # a gradebook made before notes existed
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {STATUS_TABLE.name} ADD COLUMN notes TEXT"))
     return engine
 
 
@@ -85,6 +92,7 @@ def read_statuses(db_url: str) -> dict[tuple[str, str], Status]:
             tuple(json.loads(r["flags"])),
             r["submitted_at"].replace(tzinfo=UTC) if r["submitted_at"] else None,
             r["digest"],
+            tuple(json.loads(r["notes"] or "{}").items()),
         )
         for r in rows
     }
@@ -123,6 +131,7 @@ def record(
         "submitted_at": stamp,
         "digest": status.digest,
         "graded_at": datetime.now(UTC).replace(tzinfo=None),
+        "notes": json.dumps(dict(status.notes)),
     }
     key = (STATUS_TABLE.c.student_id == student_id) & (STATUS_TABLE.c.assignment_id == assignment)
     with engine.begin() as conn:

@@ -1,9 +1,11 @@
 """``dl-course grades``: the grade table, one row per student and assignment.
 
 Each row: ``student``, ``assignment``, ``score``, ``max_score``, ``status`` (``graded``,
-``failed: <reason>`` or ``flagged: <reasons>``) and ``exercises`` (``{grade_id: score}`` for
-every autograded test cell). Printed as a table, as JSON (``--json``) or written as CSV
-(``--csv FILE``, exercises as one column each).
+``failed: <reason>`` or ``flagged: <reasons>``), ``exercises`` (``{grade_id: score}`` for
+every autograded test cell) and ``notes`` (``{grade_id: note}`` for every test cell whose
+in-kernel points the grader withheld because it could not verify the values). Printed as a
+table, as JSON (``--json``) or written as CSV (``--csv FILE``, exercises as one column each,
+notes in one column).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def grade_rows(db_url: str) -> list[dict]:
                         "max_score": float(submission.max_score),
                         "status": status.label if status else "graded",
                         "exercises": exercises,
+                        "notes": dict(status.notes) if status else {},
                     }
                 )
     return sorted(rows, key=lambda r: (r["assignment"], r["student"]))
@@ -49,13 +52,14 @@ def grade_rows(db_url: str) -> list[dict]:
 def write_csv(rows: list[dict], path: Path) -> None:
     """CSV with the fixed columns, then one column per exercise (empty where not graded)."""
     exercises = list(dict.fromkeys(k for row in rows for k in row["exercises"]))
-    fields = ["student", "assignment", "score", "max_score", "status", *exercises]
+    fields = ["student", "assignment", "score", "max_score", "status", *exercises, "notes"]
     with open(path, "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()
         for row in rows:
-            flat = {k: v for k, v in row.items() if k != "exercises"}
-            writer.writerow({**flat, **row["exercises"]})
+            flat = {k: v for k, v in row.items() if k not in ("exercises", "notes")}
+            notes = "; ".join(f"{gid}: {note}" for gid, note in row.get("notes", {}).items())
+            writer.writerow({**flat, **row["exercises"], "notes": notes})
 
 
 def format_table(rows: list[dict]) -> str:

@@ -6,6 +6,7 @@ student code can neither kill it nor forge the executed notebook. The sandbox::
     bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session
           --ro-bind / /  --dev /dev  --proc /proc  --tmpfs /tmp (private, size-capped)
           --tmpfs <each masked folder>          # course folder, solutions/, tests/, submissions
+          --tmpfs <each blocked package folder> --ro-bind <blocker> <folder>/__init__.py
           --bind <work dir> --bind <ipc dir>    # the only writable places
       -- prlimit (address space, CPU seconds, processes, file size, no core dumps)
       -- setpriv (drop to nobody when started as root; no capabilities, no new privileges)
@@ -15,6 +16,10 @@ With the network unshared the kernel talks to the executor through ``ipc`` socke
 the bound ipc folder. The environment is cleared (no ``JPY_PARENT_PID``: in a new PID
 namespace ipykernel would see its parent gone and quit). ``python -P`` keeps the working
 folder off the front of ``sys.path``, so a ``numpy.py`` there cannot shadow numpy at start-up.
+
+A *blocked* package (the verification run's dl_helpers, torch, scipy, sklearn) is an empty
+folder whose ``__init__.py`` raises ``ImportError``: an empty folder alone would still import,
+as a namespace package.
 
 Without bubblewrap (``unsafe=True``, only on the instructor's explicit request) the kernel runs
 as a plain process with the same resource limits and working folder, and no isolation.
@@ -122,10 +127,14 @@ def bwrap_args(
     tmp_mb: int,
     drop_to_uid: int | None,
     readable: tuple[Path, ...] | list[Path] = (),
+    blocked: tuple[Path, ...] | list[Path] = (),
+    blocker: Path | None = None,
 ) -> list[str]:
     """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above.
 
-    ``readable`` paths that fall below ``/tmp`` or a masked folder are bound back read-only.
+    ``readable`` paths that fall below ``/tmp`` or a masked folder are bound back read-only
+    (except those ``blocked``). ``blocked`` package folders become an empty folder holding
+    only ``blocker`` as their ``__init__.py``.
     """
     args = [
         bwrap_path() or "bwrap",
@@ -144,11 +153,22 @@ def bwrap_args(
             tmpfs_roots.append(path)
         elif path.exists():
             args += ["--ro-bind", "/dev/null", str(path)]
+    bound_back = []
     for path in readable:
+        if path in blocked:
+            continue
         if any(path.is_relative_to(root) for root in tmpfs_roots):
             for parent in _tmpfs_parents(path, tmpfs_roots):
                 args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", str(path), str(path)]
+            bound_back.append(path)
+    for path in blocked:
+        if not any(path.is_relative_to(b) for b in bound_back):  # inside one: it exists
+            for parent in _tmpfs_parents(path, tmpfs_roots):
+                args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--perms", "0755", "--tmpfs", str(path)]
+        if blocker is not None:
+            args += ["--ro-bind", str(blocker), str(path / "__init__.py")]
     for bound in (work_dir, ipc_dir):
         for parent in _tmpfs_parents(bound, tmpfs_roots):
             args += ["--perms", "0711", "--dir", str(parent)]
@@ -197,6 +217,13 @@ class SandboxedKernelManager(AsyncKernelManager):
     unsafe = Bool(False, help="Run without bubblewrap (limits only, no isolation).").tag(
         config=True
     )
+    blocked_paths = List(
+        Unicode(), help="Package folders made unimportable (each an empty folder whose "
+        "__init__.py is blocker_file)."
+    ).tag(config=True)
+    blocker_file = Unicode(help="The __init__.py of blocked folders (raises ImportError).").tag(
+        config=True
+    )
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -221,6 +248,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             tmp_mb=self.tmp_mb,
             drop_to_uid=uid,
             readable=runtime_paths(),
+            blocked=[Path(p) for p in self.blocked_paths],
+            blocker=Path(self.blocker_file) if self.blocker_file else None,
         )
         drop = drop_privileges_args(uid) if uid is not None else []
         return [*prefix, *limits, *drop, *cmd]

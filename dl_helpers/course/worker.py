@@ -8,7 +8,14 @@ made by ``generate_assignment``) into a private folder, runs nbgrader's ``Autogr
 converter there, and writes ``result.json`` for the parent:
 
 ``{"scores": {grade_id: [score, max]}, "failed": reason|None, "flags": [...],
-"tampering": [...], "autograded": path|None}``
+"tampering": [...], "verified": {grade_id: None|reason}, "autograded": path|None}``
+
+``scores`` are nbgrader's in-kernel scores; ``verified`` says, per test cell that scored in
+the kernel, whether the grader's own comparison of its values (``verify``: a second,
+sandboxed kernel without dl_helpers/torch/scipy/sklearn runs the answer cells and the test
+cells' ``graded_values`` on secret inputs) agreed (``None``) or why not. The final score of a
+cell is its in-kernel score only if verified (``verify.apply``); the autograded notebook
+carries a note on every cell whose points were withheld, for the feedback.
 
 nbgrader's pipeline is kept (sanitize: clear outputs, de-duplicate ids, restore test cells and
 cell types from the gradebook, with ``OverwriteCells.add_missing_cells``), with these
@@ -49,7 +56,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
 from traitlets.config import Config
 
-from dl_helpers.course import integrity
+from dl_helpers.course import integrity, verify
 from dl_helpers.course.layout import SOURCE_DIR, nbgrader_config
 from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
 
@@ -327,7 +334,10 @@ def grade(job: dict) -> dict:
 def _grade(job: dict) -> dict:
     root = Path(job["work_root"])
     assignment, student = job["assignment"], job["student_id"]
-    result: dict = {"scores": {}, "failed": None, "flags": [], "tampering": [], "autograded": None}
+    result: dict = {
+        "scores": {}, "failed": None, "flags": [], "tampering": [], "verified": {},
+        "autograded": None,
+    }  # fmt: skip
     nb, problem = _read_notebook(Path(job["notebook"]))
     if nb is None:
         result["failed"] = problem
@@ -379,7 +389,64 @@ def _grade(job: dict) -> dict:
         baseline = report["probes"][0][1] if report["probes"] else None
         with _phase("compare probes"):
             result["tampering"] = integrity.compare_probes(baseline, probes, job["origins"])
+    with _phase("verification (all)"):
+        result["verified"] = _verify(job, nb, result["scores"], root)
+    if result["autograded"]:
+        _, notes = verify.apply(result["scores"], result["verified"])
+        annotate(Path(result["autograded"]), notes)
     return result
+
+
+def _verify(job: dict, nb: NotebookNode, scores: dict, root: Path) -> dict[str, str | None]:
+    """``{grade_id: None | reason}`` for every test cell that scored in the kernel: its values
+    from a verification run (see the module docstring) against the expected ones. A failure
+    of the run itself withholds those points with the reason; it never raises."""
+    spec = job["verify"]
+    probes = {p["grade_id"]: verify.Probe.from_dict(p) for p in spec["probes"]}
+    wanted = [probes[gid] for gid, (score, _) in scores.items() if score and gid in probes]
+    if not wanted:
+        return {}
+    spent = time.time() - job.get("queued_at", time.time())
+    settings = verify.Settings(
+        work_dir=root / "verify-work",
+        ipc_dir=root / "verify-ipc",
+        masked=job["masked"],
+        blocker=Path(spec["blocker"]),
+        memory_mb=job["memory_mb"],
+        cpu_seconds=job["cpu_seconds"],
+        unsafe=job["unsafe"],
+        cell_timeout=job["cell_timeout"],
+        budget=max(5.0, job["cpu_seconds"] - spent - 5.0),
+        files_from=root / "course" / SOURCE_DIR / job["assignment"],
+    )
+    log = logging.getLogger("dl-course.worker")
+    try:
+        answers = verify.answer_sources(nb, spec["answer_ids"])
+        outcomes = verify.run_verification(
+            spec["preamble"], answers, wanted, spec["seed"], spec["nonce"], settings
+        )
+        expected = verify.decode_outcomes(Path(spec["expected"]).read_text())
+        return {p.grade_id: verify.judge(outcomes.get(p.grade_id), expected[p.grade_id], p)
+                for p in wanted}  # fmt: skip
+    except Exception:  # a bug of ours must not cost the student silently: say so, log it
+        log.exception("verification failed")
+        reason = "the grader could not verify the values (an error in the grader; see its log)"
+        return {p.grade_id: reason for p in wanted}
+
+
+def annotate(path: Path, notes: dict[str, str]) -> None:
+    """Add each note to its test cell of the autograded notebook: as a line of output (the
+    student reads it in the feedback) and as metadata (the feedback's score table)."""
+    if not notes:
+        return
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if _is_test_cell(cell) and gid in notes:
+            text = f"Grader: {notes[gid]}\n"
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+            cell.metadata[verify.NOTE_KEY] = notes[gid]
+    nbformat.write(nb, path)
 
 
 def run_job(job_path: str, log_path: str) -> None:
