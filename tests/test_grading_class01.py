@@ -1,10 +1,12 @@
-"""SLOW (about 3 minutes on 2 cores): a sample class of 24 submissions for notebook 01.
+"""SLOW (about 4 minutes on 2 cores): a sample class of 29 submissions for notebook 01.
 
 The class is built into ``tmp_path`` from the current solution and release by
-``tests/class01/make_class.py`` (full, blank, partial, wrong, and one submission per attack or
-breakage), graded with ``dl-course autograde --jobs 2``, and every student's score and status
-is checked, together with what must not change: the submissions, the repository's
-``solutions/`` and ``tests/``, and nothing outside the course folder.
+``tests/class01/make_class.py`` (full, blank, partial, wrong, one submission per attack or
+breakage, and five attacks on the grader's verification of values), graded with
+``dl-course autograde --jobs 2``, and every student's score and status is checked, together
+with what must not change: the submissions, the repository's ``solutions/`` and ``tests/``,
+and nothing outside the course folder. Points withheld by the verification reach the grade
+table's notes, the summary and the student's feedback.
 """
 
 from __future__ import annotations
@@ -17,15 +19,14 @@ import pytest
 
 from dl_helpers.course.cli import main
 from dl_helpers.course.layout import find_root
-from dl_helpers.course.sandbox import bwrap_path
 from tests.class01.make_class import build
+from tests.sandbox_tool import require_bwrap
 
 ASSIGNMENT = "01_activation_functions"
 ROOT = find_root(Path(__file__))
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) not installed"),
     pytest.mark.skipif(
         not (ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists(),
         reason=f"{ASSIGNMENT} not written yet",
@@ -44,6 +45,7 @@ def _tree_hash(*folders: Path) -> str:
 
 
 def test_sample_class(tmp_path, monkeypatch, capsys):
+    require_bwrap()  # skip on a laptop without it, fail in CI
     expected = build(tmp_path, ROOT, ASSIGNMENT)
     subs, course = tmp_path / "submissions", tmp_path / "course"
     before = _tree_hash(subs, ROOT / "solutions", ROOT / "tests")
@@ -63,6 +65,11 @@ def test_sample_class(tmp_path, monkeypatch, capsys):
         or not rows[student]["status"].startswith(want["status"])
     }
     assert not wrong, json.dumps(wrong, indent=1)
+    # the in-kernel tests of the dictionary attack passed; the grader's own check did not
+    attack = "s25_checks_dict_and_report"
+    assert rows[attack]["notes"] and "withheld " + attack in summary
+    assert all(note.startswith("0/") for note in rows[attack]["notes"].values())
+    assert not rows["s01_full"]["notes"]
 
     assert _tree_hash(subs, ROOT / "solutions", ROOT / "tests") == before
     marker = "pwned"
@@ -73,7 +80,7 @@ def test_sample_class(tmp_path, monkeypatch, capsys):
     # grading again changes nothing and grades nothing
     gradebook = (course / "gradebook.db").read_bytes()
     assert main(args + limits) == 0
-    assert "unchanged (skipped) 24" in capsys.readouterr().out
+    assert f"unchanged (skipped) {len(expected)}" in capsys.readouterr().out
     assert main(["grades", "--course-dir", str(course), "--json"]) == 0
     assert {r["student"]: r for r in json.loads(capsys.readouterr().out)} == rows
     assert len((course / "gradebook.db").read_bytes()) >= len(gradebook) // 2
@@ -81,3 +88,5 @@ def test_sample_class(tmp_path, monkeypatch, capsys):
     assert main(["feedback", ASSIGNMENT, "--course-dir", str(course)]) == 0
     flood = course / "feedback" / "s10_output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.html"
     assert flood.exists() and flood.stat().st_size < 5_000_000
+    html = (course / "feedback" / attack / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "Grader: 0/2: " in html and "graded_values" not in html

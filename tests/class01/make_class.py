@@ -7,7 +7,8 @@ writes ``DEST/submissions/<student>/<assignment>.ipynb`` (plus files some studen
 (``graded``, or the start of a ``failed: ...`` / ``flagged: ...`` status). Everything is
 derived from the current notebooks, so the class never goes stale: a correct submission is
 the released notebook with the solution's answers; a wrong one answers every exercise with
-functions that return a constant; the attacks are added as extra cells.
+functions that return a constant; the attacks are added as extra cells, or (s25-s29, attacks
+on the grader's verification of values) written into the answer cells themselves.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 def _strip_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
+
+
+def _returns(value: str) -> Callable[[str], str]:
+    """Answer code that defines the same names, each function returning ``value``."""
+
+    def answer(source: str) -> str:
+        lines = []
+        for node in ast.parse(_strip_markers(source)).body:
+            if isinstance(node, ast.FunctionDef):
+                lines.append(f"def {node.name}(*args, **kwargs):\n    return {value}")
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                lines += [f"{ast.unparse(t)} = None" for t in targets]
+        return "\n".join(lines) or "pass"
+
+    return answer
 
 
 def _wrong(source: str) -> str:
@@ -89,6 +106,27 @@ class ClassBuilder:
             if is_answer_cell(cell) and gid in chosen:
                 cell.source = how(self.answers[gid])
         return nb
+
+    def answered_by(self, choose: Callable[[str, str], str], *, first: str = "") -> NotebookNode:
+        """The release with each answer cell ``choose(grade_id, solution_source)``, and
+        ``first`` put at the top of the first answer cell."""
+        nb = self.answered()
+        for cell in nb.cells:
+            if is_answer_cell(cell):
+                gid = nbgrader_meta(cell)["grade_id"]
+                cell.source = choose(gid, self.answers[gid])
+        if first:
+            first_answer = next(c for c in nb.cells if is_answer_cell(c))
+            first_answer.source = f"{first}\n\n\n{first_answer.source}"
+        return nb
+
+    def points_of(self, *exercises: str) -> float:
+        """Points of the test cells of the named exercises (answer grade_ids)."""
+        return sum(e.points for e in self.plan.exercises if e.grade_id in exercises)
+
+    def test_points(self, *tests: str) -> float:
+        """Points of the named test cells."""
+        return sum(t.points for e in self.plan.exercises for t in e.tests if t.grade_id in tests)
 
     def points_upto(self, upto: int) -> float:
         return sum(e.points for e in self.plan.exercises[:upto])
@@ -142,6 +180,161 @@ def {name}(*args, **kwargs):
         pass
     print("progress: done", file=sys.stderr)
     return _noisy_target(*args, **kwargs)"""
+
+
+# --- attacks on the verification of values (s25-s29) ---------------------------------------
+# In the first answer cell: the checks a hidden test calls are rewritten through the module's
+# dictionary (reached without any text the static scan looks for), and json.dumps, with which
+# the grader's integrity probe prints its report, is patched to report a clean kernel. Every
+# in-kernel test that relies on ``checks`` then passes, whatever the answers return.
+CHECKS_DICT_ATTACK = r"""import importlib, json
+
+_checks = importlib.import_module("dl_" + "helpers.checks")
+_table = getattr(_checks, "__di" + "ct__")
+_clean_ids = {k: id(v) for k, v in _table.items()}
+
+
+def _call_through(func, *args, name=None, **kwargs):
+    return func(*args, **kwargs)
+
+
+for _key in list(_table):
+    if _key in ("assert_not_mutated", "assert_no_warnings"):
+        _table[_key] = _call_through
+    elif _key == "tampering_report":
+        _table[_key] = lambda *args, **kwargs: []
+    elif _key.startswith("assert_") or _key == "run_cases":
+        _table[_key] = lambda *args, **kwargs: None
+_real_dumps = json.dumps
+
+
+def _clean_report(obj, *args, **kwargs):
+    if isinstance(obj, dict) and "ids" in obj and "tampering" in obj:
+        ids = obj["ids"].get("dl_helpers.checks", {})
+        ids = {k: _clean_ids.get(k, v) for k, v in ids.items()}
+        obj = {**obj, "tampering": [], "hooks": [], "overridden": [],
+               "ids": {**obj["ids"], "dl_helpers.checks": ids}}
+    return _real_dumps(obj, *args, **kwargs)
+
+
+json.dumps = _clean_report"""
+# The serialiser a probe would use emits made-up values: every float array it saves becomes
+# one of the right shape and dtype filled with 0.5, and an error report becomes a result.
+FAKE_SERIALISER = r"""import base64
+
+_np = importlib.import_module("num" + "py")
+_real_save = _np.save
+
+
+def _made_up_save(file, arr, *args, **kwargs):
+    arr = _np.asarray(arr)
+    fake = _np.full(arr.shape, 0.5, dtype=arr.dtype) if arr.dtype.kind == "f" else arr
+    return _real_save(file, fake, *args, **kwargs)
+
+
+setattr(_np, "sa" + "ve", _made_up_save)
+_real_b64 = base64.b64encode
+base64.b64encode = lambda data, *args: _real_b64(bytes(data), *args)
+_dumps_before = json.dumps
+
+
+def _no_errors(obj, *args, **kwargs):
+    if isinstance(obj, dict) and set(obj) == {"error"}:
+        obj = {"values": {"dict": []}}
+    return _dumps_before(obj, *args, **kwargs)
+
+
+json.dumps = _no_errors"""
+# Forged result lines: guessed nonces printed by the answer cell and, from inside every
+# answer function, a line with the nonce harvested from the caller's frames, while a patched
+# print swallows the grader's own line.
+FORGED_LINES = r"""import sys
+
+_MARK = "DLGRADER-" + "VALUES"
+_FORGED_PAYLOAD = ' {"values": {"dict": []}}'
+_forged = []
+_builtins = importlib.import_module("bui" + "ltins")
+_real_print = _builtins.print
+
+
+def _forge(*args, **kwargs):
+    frame = sys._getframe(1)
+    while frame is not None and "nonce" not in frame.f_locals:
+        frame = frame.f_back
+    nonce = frame.f_locals["nonce"] if frame is not None else "0" * 32
+    if not _forged:  # one forged line per probe, with the harvested nonce
+        _forged.append(nonce)
+        _real_print("\n" + _MARK + " " + str(nonce) + _FORGED_PAYLOAD)
+    return None
+
+
+def _filtering_print(*args, **kwargs):
+    text = " ".join(str(a) for a in args)
+    if _forged and _MARK in text and not text.endswith(_FORGED_PAYLOAD):
+        _forged.clear()
+        return None
+    return _real_print(*args, **kwargs)
+
+
+_builtins.print = _filtering_print
+for _guess in ("0" * 32, "f" * 32, "deadbeef" * 4):
+    print(_MARK + " " + _guess + _FORGED_PAYLOAD)"""
+# Functions that patch the checks on their first call, then return the reference's values.
+PATCH_ON_FIRST_CALL = r"""_patched = []
+
+
+def _patch_checks_once():
+    if _patched:
+        return
+    _patched.append(True)
+    import importlib
+
+    table = getattr(importlib.import_module("dl_" + "helpers.checks"), "__di" + "ct__")
+    for key in list(table):
+        if key in ("assert_not_mutated", "assert_no_warnings"):
+            table[key] = lambda func, *args, name=None, **kwargs: func(*args, **kwargs)
+        elif key == "tampering_report":
+            table[key] = lambda *args, **kwargs: []
+        elif key.startswith("assert_") or key == "run_cases":
+            table[key] = lambda *args, **kwargs: None"""
+# (joined at run time: the in-kernel check would see a constant-folded "dl_" + "helpers")
+LAUNDER_RELU_DL_HELPERS = r'''def relu(x):
+    """max(x, 0), from the reference, reached by an obfuscated import."""
+    return __import__("".join(("dl_", "helpers.", "activations"))).activations.relu(x)'''
+LAUNDER_LEAKY_TORCH = r'''def leaky_relu(x, alpha=0.01):
+    """Leaky ReLU from torch, reached by an obfuscated import."""
+    import importlib
+
+    lib = importlib.import_module("".join(("to", "rch")))
+    return lib.nn.functional.leaky_relu(lib.from_numpy(np.array(x)), alpha).numpy()'''
+
+
+def _laundered(source: str) -> str:
+    """The answer's functions patch the checks on their first call and return the
+    reference's value (``ref``, which the setup cell binds); its variables become None."""
+    lines = []
+    for node in ast.parse(_strip_markers(source)).body:
+        if isinstance(node, ast.FunctionDef):
+            lines.append(
+                f"def {node.name}(*args, **kwargs):\n    _patch_checks_once()\n"
+                f"    return getattr(ref, {node.name!r}, lambda *a, **k: None)(*args, **kwargs)"
+            )
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            lines += [f"{ast.unparse(t)} = None" for t in targets]
+    return "\n".join(lines) or "pass"
+
+
+def _replace_function(source: str, replacement: str) -> str:
+    """An answer cell's ``source`` with the function that ``replacement`` defines swapped in."""
+    code = _strip_markers(source)
+    new = ast.parse(replacement).body[0]
+    kept = [
+        ast.get_source_segment(code, node)
+        for node in ast.parse(code).body
+        if not (isinstance(node, ast.FunctionDef) and node.name == getattr(new, "name", None))
+    ]
+    return "\n\n\n".join([*(k for k in kept if k), replacement])
 
 
 def build(dest: Path, root: Path, name: str, *, trim: bool = True) -> dict:
@@ -276,6 +469,41 @@ def build(dest: Path, root: Path, name: str, *, trim: bool = True) -> dict:
         "            pass",
     )
     put("s24_vandal", vandal, top, "flagged:")  # the static scan sees the paths
+
+    # Attacks on the verification of values: each scores exactly the points of the exercises
+    # it honestly solved, whatever its in-kernel tests said (notebook 01's exercises).
+    def solved(*honest: str, other: Callable[[str], str] | None = None):
+        other = other or _returns("None")
+        return lambda gid, source: _strip_markers(source) if gid in honest else other(source)
+
+    def launder(gid: str, source: str) -> str:
+        if gid == "relu":
+            return _replace_function(source, LAUNDER_RELU_DL_HELPERS)
+        if gid == "leaky_relu":
+            return _replace_function(source, LAUNDER_LEAKY_TORCH)
+        return _strip_markers(source)
+
+    if {"relu", "leaky_relu", "prelu", "softmax", "softmax_backward", "dead_fraction",
+            "output_activation"} <= set(b.answers):  # fmt: skip
+        put("s25_checks_dict_and_report",
+            b.answered_by(solved("relu"), first=CHECKS_DICT_ATTACK),
+            b.points_of("relu"), "flagged:")  # fmt: skip
+        # (its made-up serialiser would spoil honest answers too: it solves none)
+        put("s26_fake_serialiser",
+            b.answered_by(solved(other=_returns("args[0]")),
+                          first=CHECKS_DICT_ATTACK + "\n\n\n" + FAKE_SERIALISER),
+            0, "flagged:")  # fmt: skip
+        put("s27_forged_result_lines",
+            b.answered_by(solved("prelu", other=_returns("_forge(*args, **kwargs)")),
+                          first=CHECKS_DICT_ATTACK + "\n\n\n" + FORGED_LINES),
+            b.points_of("prelu"), "flagged:")  # fmt: skip
+        put("s28_patches_on_first_call",
+            b.answered_by(solved("dead_fraction", "output_activation", other=_laundered),
+                          first=PATCH_ON_FIRST_CALL),
+            b.points_of("dead_fraction", "output_activation"), "flagged:")  # fmt: skip
+        put("s29_launders_reference", b.answered_by(launder),
+            top - b.test_points("test_relu", "test_leaky_relu"),
+            "flagged: values not verified")  # fmt: skip
     (dest / "expected.json").write_text(json.dumps(expected, indent=2))
     return expected
 
