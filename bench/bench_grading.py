@@ -6,15 +6,19 @@ Builds a class of correct submissions (trimmed to setup, answer and test cells, 
 sample class is), then measures
 
 - a plain nbclient execution of one submission (no nbgrader, no sandbox): the floor;
-- one submission through ``dl-course autograde`` (sandbox, probes, nbgrader), ``--jobs 1``;
+- one submission through ``dl-course autograde`` (sandbox, probes, nbgrader, and the
+  verification run: a second sandboxed kernel that recomputes every scored test cell's values
+  for the grader to compare), ``--jobs 1``;
 - the whole class at ``--jobs 1`` and ``--jobs 2`` (submissions per minute).
 
 The sandbox overhead is the per-submission autograde time over the plain execution time;
 it includes nbgrader's own work (sanitizing, gradebook writes), which any grading pays.
 The plain execution is also timed with the kernel killed at the end (``shutdown_kernel =
 "immediate"``, as the grader does) instead of nbclient's default graceful shutdown (~3 s).
-The course set-up (gradebook creation, once per course) is timed separately. Last, the
-phases of the fastest single-submission run, as its worker logged them.
+The course set-up (gradebook creation, once per course) is timed separately; every run also
+computes the expected values once (one verification kernel on the solution), inside its
+``autograde`` wall time. Last, the phases of the fastest single-submission run, as its worker
+logged them (``verification (all)`` is the second kernel).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from dl_helpers.course.autograde import Limits, autograde
+from dl_helpers.course.autograde import Grader, Limits, autograde
 from dl_helpers.course.layout import assignments, find_root
 from dl_helpers.course.release import release
 from dl_helpers.course.worker import TIMING_MARK
@@ -71,6 +75,18 @@ def logged_phases(course: Path) -> dict[str, float]:
                 for name, seconds in json.loads(line.split(TIMING_MARK, 1)[1]).items():
                     phases[name] = phases.get(name, 0.0) + seconds
     return phases
+
+
+def expected_seconds(assignment, course: Path) -> float:
+    """Wall time of computing the expected values (one verification kernel on the solution),
+    which every autograde run does once before its first comparison."""
+    grader = Grader(assignment, course, "sqlite://", Limits(), masked=[course])
+    try:
+        start = time.perf_counter()
+        grader.compute_expected()
+        return time.perf_counter() - start
+    finally:
+        grader.close()
 
 
 def graded_seconds(assignment, subs: Path, course: Path, jobs: int, cache: Path) -> float:
@@ -116,10 +132,12 @@ def main() -> int:
             jobs: graded_seconds(assignment, subs, tmp_path / f"c-{jobs}", jobs, cache)
             for jobs in (1, 2)
         }
+        expected = min(expected_seconds(assignment, tmp_path / f"e-{i}") for i in range(2))
     print(f"{'measure':<44} {'value':>12}")
     print(f"{'plain nbclient execution (s)':<44} {plain:>12.2f}")
     print(f"{'autograde, one submission, --jobs 1 (s)':<44} {single:>12.2f}")
     print(f"{'first run incl. gradebook set-up (s)':<44} {setup_and_one:>12.2f}")
+    print(f"{'  of which expected values, once per run (s)':<44} {expected:>12.2f}")
     overhead = (single - plain) / plain * 100
     print(f"{'sandboxed grading overhead (%)':<44} {overhead:>12.1f}")
     print(f"{'plain, kernel killed at the end (s)':<44} {plain_kill:>12.2f}")

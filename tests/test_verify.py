@@ -181,7 +181,7 @@ def test_judge_reasons():
     reason = verify.judge(name_error, expected, PROBE)
     assert "could not run" in reason and "torch" in reason and "'ref'" in reason
     crash = verify.Outcome(payload={"error": "ZeroDivisionError: division by zero"})
-    assert "raised an error" in verify.judge(crash, expected, PROBE)
+    assert "inputs failed (ZeroDivisionError" in verify.judge(crash, expected, PROBE)
     nothing = verify.Outcome(problem="the grader received no values (no result line)")
     assert verify.judge(nothing, expected, PROBE) == nothing.problem
     assert "received no values" in verify.judge(None, expected, PROBE)
@@ -349,3 +349,32 @@ def test_ci_fails_instead_of_skipping_without_bubblewrap(monkeypatch):
     with pytest.raises(pytest.skip.Exception):
         require_bwrap()
     assert "CI" not in os.environ
+
+
+def test_a_graded_values_that_fails_on_the_solution_stops_the_run(tmp_path, monkeypatch, capsys):
+    from dl_helpers.course.cli import main
+    from tests.grading_fixtures import TINY, make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    source = repo / "solutions" / TINY / f"{TINY}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_relu":
+            cell.source = cell.source.replace('{"relu(x)": relu(', '{"relu(x)": 1 / 0 * relu(')
+    nbformat.write(nb, source)
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    nbformat.write(nbformat.read(source, as_version=4), subs / f"{TINY}.ipynb")
+    monkeypatch.chdir(repo)
+    sandbox = [] if verify_sandbox_available() else ["--unsafe-no-sandbox"]
+    assert main(["autograde", TINY, str(subs.parent), *sandbox]) == 2
+    error = capsys.readouterr().err
+    assert "graded_values gives no values on the solution" in error and "test_relu" in error
+    assert main(["grades", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # nothing recorded
+
+
+def verify_sandbox_available() -> bool:
+    from dl_helpers.course.sandbox import bwrap_path
+
+    return bwrap_path() is not None

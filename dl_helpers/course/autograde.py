@@ -124,6 +124,11 @@ class Grader:
         self.db_url = db_url
         self.limits = limits
         self.unsafe = unsafe
+        source = nbformat.read(assignment.source_notebook, as_version=4)
+        try:  # before anything is created: a notebook without graded_values cannot be graded
+            self.probes = verify.extract_probes(source)
+        except verify.ProbeError as error:
+            raise CourseError(f"{assignment.name}: {error} (see CONTRIBUTING.md)") from None
         self.scratch = Path(tempfile.mkdtemp(prefix="dl-course-grade-"))
         self.masked = [*masked, self.scratch]
         # Workers fork from a server that has imported the grading code once (fast starts,
@@ -132,7 +137,6 @@ class Grader:
         self.context.set_forkserver_preload(["dl_helpers.course.worker"])
         # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
         threading.Thread(target=_start_forkserver, daemon=True).start()
-        source = nbformat.read(assignment.source_notebook, as_version=4)
         code = [c.source for c in source.cells if c.cell_type == "code"]
         self.aliases, modules = integrity.notebook_imports(code)
         always = integrity.trusted_origins(list(integrity.ALWAYS_WATCHED))
@@ -142,10 +146,6 @@ class Grader:
         self.test_ids = [
             c.metadata["nbgrader"]["grade_id"] for c in source.cells if is_test_cell(c)
         ]
-        try:
-            self.probes = verify.extract_probes(source)
-        except verify.ProbeError as error:
-            raise CourseError(f"{assignment.name}: {error} (see CONTRIBUTING.md)") from None
         self.answer_ids = verify.answer_ids(source)
         self.preamble = verify.setup_preamble(source)
         self.source = source
@@ -157,8 +157,12 @@ class Grader:
         self.blocker.write_text(verify.BLOCKER_SOURCE)
         self.blocker.chmod(0o644)
         self.expected = self.scratch / "expected.json"
+        self._expected_run: ThreadPoolExecutor | None = None
+        self._expected_done = None
 
     def close(self) -> None:
+        if self._expected_run is not None:
+            self._expected_run.shutdown(wait=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def prepare(self) -> None:
@@ -177,11 +181,21 @@ class Grader:
             define_assignment(self.assignment, building, gradebook.default_db_url(building))
             self.template.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(building, self.template)
+        # The expected values (a sandboxed kernel) are computed in the background, while
+        # nbgrader defines the assignment in the main gradebook and the first workers run
+        # (a worker waits for them before it compares; see ``wait_for_expected``).
+        self._expected_run = ThreadPoolExecutor(max_workers=1)
+        self._expected_done = self._expected_run.submit(self.compute_expected)
         main_db = self.course_dir / "gradebook.db"
         if self.db_url == gradebook.default_db_url(self.course_dir) and not main_db.exists():
             shutil.copy(self.template / "gradebook.db", main_db)
         define_assignment(self.assignment, self.course_dir, self.db_url)
-        self.compute_expected()
+
+    def wait_for_expected(self) -> None:
+        """Return once the expected values exist; ``CourseError`` if they could not be made
+        (then no result of this run may be recorded)."""
+        if self._expected_done is not None:
+            self._expected_done.result()
 
     def verify_settings(self, folder: Path) -> verify.Settings:
         """Where and with which limits a verification kernel runs."""
@@ -196,6 +210,7 @@ class Grader:
             cell_timeout=self.limits.cell_timeout,
             budget=float(self.limits.timeout),
             files_from=self.assignment.source_dir,
+            quiet=True,  # the kernel's start-up banner must not reach the instructor's terminal
         )
 
     def compute_expected(self) -> None:
@@ -215,12 +230,15 @@ class Grader:
         }
         missing = set(self.probes) - set(outcomes)
         if broken or missing:
+            self.expected.with_suffix(".failed").touch()  # workers stop waiting for them
             raise CourseError(
                 f"{self.assignment.name}: graded_values gives no values on the solution: "
                 + "; ".join(f"{gid}: {why}" for gid, why in broken.items())
                 + (f" (no outcome for {sorted(missing)})" if missing else "")
             )
-        self.expected.write_text(verify.encode_outcomes(outcomes))
+        partial = self.expected.with_suffix(".partial")
+        partial.write_text(verify.encode_outcomes(outcomes))
+        partial.replace(self.expected)  # whole or absent, for the workers that wait for it
 
     def job(self, sub: intake.Submission, index: int) -> dict:
         """The worker's job description for submission ``sub``."""
@@ -393,6 +411,11 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
         futures = {pool.submit(grade_one, sub, i): (sub, digest) for sub, digest, i in pending}
         bar = tqdm(total=len(futures), unit="submission", disable=not progress, file=sys.stderr)
         for future in as_completed(futures):
+            try:  # nothing is recorded before the expected values exist
+                grader.wait_for_expected()
+            except CourseError:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             sub, digest = futures[future]
             result = future.result()
             status, scores = grader.status_of(sub, result, digest)

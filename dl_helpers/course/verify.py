@@ -37,10 +37,13 @@ import ast
 import asyncio
 import base64
 import binascii
+import contextlib
 import importlib.util
 import io
 import json
 import shutil
+import subprocess
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -509,7 +512,7 @@ def judge(outcome: Outcome | None, expected: Outcome, probe: Probe) -> str | Non
                 "your code could not run on the grader's own inputs, where "
                 f"{', '.join(BLOCKED_PACKAGES)} are unavailable ({error})"
             )
-        return f"your code raised an error on the grader's own inputs ({error})"
+        return f"computing your values on the grader's own inputs failed ({error})"
     if expected.payload is None or "values" not in expected.payload:
         return "the grader has no expected values for this test (see the grading log)"
     try:
@@ -595,6 +598,7 @@ class Settings:
     cell_timeout: int = 30
     budget: float = 240.0  # seconds for the whole run
     files_from: Path | None = None  # the assignment's files (not notebooks) to work beside
+    quiet: bool = False  # discard the kernel process's own stdout/stderr (not the cells')
 
 
 def _cell(source: str, role: str) -> nbformat.NotebookNode:
@@ -615,69 +619,157 @@ def run_verification(
     ``allow`` group) and return each probe's ``Outcome`` (see the module docstring).
     A kernel that dies or overruns ``settings.budget`` gives the probes it did not finish
     an ``Outcome`` with the reason; nothing here raises for the submission's sake."""
-    outcomes: dict[str, Outcome] = {}
-    groups: dict[tuple[str, ...], list[Probe]] = {}
-    for probe in probes:
-        groups.setdefault(probe.allow, []).append(probe)
-    deadline = time.monotonic() + settings.budget
-    for index, (allow, group) in enumerate(sorted(groups.items())):
-        blocked = [p for p in BLOCKED_PACKAGES if p not in allow]
-        outcomes.update(
-            _run_group(preamble, answers, group, blocked, seed, nonce, settings, index, deadline)
-        )  # fmt: skip
-    return outcomes
+    verifier = Verifier(preamble, sorted({p.allow for p in probes}), settings)
+    try:
+        return verifier.finish(answers, probes, seed, nonce)
+    finally:
+        verifier.close()
 
 
-def _run_group(preamble, answers, probes, blocked, seed, nonce, settings, index, deadline):
-    from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
+class Verifier:
+    """A verification run in two steps, so that its slow start can overlap other work.
 
-    work = settings.work_dir.with_name(f"{settings.work_dir.name}-{index}")
-    ipc = settings.ipc_dir.with_name(f"{settings.ipc_dir.name}-{index}")
-    if settings.files_from is not None:  # a fresh copy: nothing of another run is left in it
-        shutil.copytree(settings.files_from, work, ignore=shutil.ignore_patterns("*.ipynb"))
-    prepare_dirs(work, ipc)
-    poison = poison_source(blocked) if settings.unsafe and blocked else ""
-    cells = [_cell(poison + preamble, "preamble")]
-    cells += [_cell(forgiving(source), "answer") for source in answers]
-    cells += [_cell(probe_cell_source(p, seed, nonce), p.grade_id) for p in probes]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
-    config = Config(
-        {
-            "SandboxedKernelManager": {
-                "work_dir": str(work),
-                "ipc_dir": str(ipc),
-                "masked_paths": settings.masked,
-                "blocked_paths": [str(p) for p in blocked_dirs(blocked)],
-                "blocker_file": str(settings.blocker),
-                "memory_mb": settings.memory_mb,
-                "cpu_seconds": settings.cpu_seconds,
-                "unsafe": settings.unsafe,
-            }
+    Creating it starts one kernel per ``allow`` group (sandboxed, blocked packages covered)
+    in a background thread and runs the trusted preamble there: no student code yet.
+    ``finish`` then runs the answer cells and the probes and returns the outcomes; ``close``
+    kills the kernels. The worker creates it before nbgrader's run and finishes it after
+    nbgrader's kernel is gone, so student code never runs in both kernels at once.
+    """
+
+    def __init__(self, preamble: str, groups: list[tuple[str, ...]], settings: Settings) -> None:
+        self.settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._groups = {
+            allow: _Group(preamble, [p for p in BLOCKED_PACKAGES if p not in allow], settings,
+                          index)
+            for index, allow in enumerate(groups)
+        }  # fmt: skip
+        self._started = {
+            allow: asyncio.run_coroutine_threadsafe(group.start(), self._loop)
+            for allow, group in self._groups.items()
         }
-    )
-    client = _Client(
-        nb,
-        config=config,
-        kernel_manager_class=SandboxedKernelManager,
-        timeout=settings.cell_timeout,
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        raise_on_iopub_timeout=False,
-        iopub_timeout=10,
-        shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(work)}},
-    )
-    stopped = asyncio.run(_execute(client, nb, deadline))
-    outcomes = {}
-    for cell in nb.cells:
-        role = cell.metadata.get(KEY)
-        if role in ("preamble", "answer"):
-            continue
+
+    def finish(
+        self,
+        answers: list[str],
+        probes: list[Probe],
+        seed: int,
+        nonce: str,
+        budget: float | None = None,
+    ) -> dict[str, Outcome]:
+        """Run the answers, then the probes; ``budget`` seconds (default: the settings')."""
+        deadline = time.monotonic() + (self.settings.budget if budget is None else budget)
+        outcomes: dict[str, Outcome] = {}
+        for allow, group in self._groups.items():
+            mine = [p for p in probes if p.allow == allow]
+            if not mine:
+                continue
+            run = group.finish(self._started[allow], answers, mine, seed, nonce, deadline)
+            outcomes.update(asyncio.run_coroutine_threadsafe(run, self._loop).result())
+        for probe in probes:  # a probe whose allow-set had no kernel
+            outcomes.setdefault(probe.grade_id, Outcome(problem="the grader received no values"))
+        return outcomes
+
+    def close(self) -> None:
+        for group in self._groups.values():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(group.close(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        with contextlib.suppress(RuntimeError):
+            self._loop.close()
+
+
+class _Group:
+    """One verification kernel: the packages ``blocked`` in it, its cells so far."""
+
+    def __init__(self, preamble: str, blocked: list[str], settings: Settings, index: int):
+        from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
+
+        self.settings = settings
+        work = settings.work_dir.with_name(f"{settings.work_dir.name}-{index}")
+        ipc = settings.ipc_dir.with_name(f"{settings.ipc_dir.name}-{index}")
+        if settings.files_from is not None:  # a fresh copy: nothing of another run in it
+            shutil.copytree(settings.files_from, work, ignore=shutil.ignore_patterns("*.ipynb"))
+        prepare_dirs(work, ipc)
+        poison = poison_source(blocked) if settings.unsafe and blocked else ""
+        self.nb = nbformat.v4.new_notebook(cells=[_cell(poison + preamble, "preamble")])
+        self.nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                          "language": "python"}  # fmt: skip
+        config = Config(
+            {
+                "SandboxedKernelManager": {
+                    "work_dir": str(work),
+                    "ipc_dir": str(ipc),
+                    "masked_paths": settings.masked,
+                    "blocked_paths": [str(p) for p in blocked_dirs(blocked)],
+                    "blocker_file": str(settings.blocker),
+                    "memory_mb": settings.memory_mb,
+                    "cpu_seconds": settings.cpu_seconds,
+                    "unsafe": settings.unsafe,
+                }
+            }
+        )
+        self.client = _Client(
+            self.nb,
+            config=config,
+            kernel_manager_class=SandboxedKernelManager,
+            timeout=settings.cell_timeout,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            raise_on_iopub_timeout=False,
+            iopub_timeout=10,
+            shutdown_kernel="immediate",
+            resources={"metadata": {"path": str(work)}},
+        )
+        self.stack = contextlib.AsyncExitStack()
+        self.stopped = ""  # why execution stopped early
+
+    async def start(self) -> None:
+        """Start the kernel and run the preamble (trusted code only)."""
+        self.client.reset_execution_trackers()
+        quiet = self.settings.quiet
+        streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
+        try:
+            await self.stack.enter_async_context(self.client.async_setup_kernel(**streams))
+            await self._run(self.nb.cells[0], time.monotonic() + self.settings.budget)
+        except Exception as error:
+            self.stopped = self.stopped or _why(error)
+
+    async def finish(self, started, answers, probes, seed, nonce, deadline) -> dict:
+        await asyncio.wrap_future(started)
+        cells = [_cell(forgiving(source), "answer") for source in answers]
+        cells += [_cell(probe_cell_source(p, seed, nonce), p.grade_id) for p in probes]
+        for cell in cells:
+            self.nb.cells.append(cell)
+            if self.stopped:
+                continue
+            try:
+                await self._run(cell, deadline)
+            except Exception as error:
+                self.stopped = _why(error)
+        return {c.metadata[KEY]: self._outcome(c, nonce) for c in cells
+                if c.metadata[KEY] != "answer"}  # fmt: skip
+
+    async def _run(self, cell, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        index = self.nb.cells.index(cell)
+        try:
+            await asyncio.wait_for(
+                self.client.async_execute_cell(cell, index, execution_count=index + 1),
+                timeout=remaining,
+            )
+        except TimeoutError:
+            cell.execution_count = None
+            raise
+
+    def _outcome(self, cell, nonce: str) -> Outcome:
         if cell.get("execution_count") is None and not cell.outputs:
-            outcomes[role] = Outcome(problem=f"the grader received no values ({stopped})")
-            continue
+            return Outcome(problem=f"the grader received no values ({self.stopped})")
         texts = [o.get("text", "") for o in cell.outputs
                  if o.get("output_type") == "stream" and o.get("name") == "stdout"]  # fmt: skip
         outcome = parse_probe_output(texts, nonce)
@@ -686,34 +778,21 @@ def _run_group(preamble, answers, probes, blocked, seed, nonce, settings, index,
         if outcome.problem and interrupted:
             outcome = Outcome(
                 problem=f"the grader received no values (the probe ran past "
-                f"{settings.cell_timeout} s and was interrupted)"
+                f"{self.settings.cell_timeout} s and was interrupted)"
             )
-        outcomes[role] = outcome
-    return outcomes
+        return outcome
+
+    async def close(self) -> None:
+        await self.stack.aclose()  # kills the kernel (shutdown_kernel="immediate")
 
 
-async def _execute(client: _Client, nb, deadline: float) -> str:
-    """Execute every cell; returns why execution stopped early ('' when it did not)."""
-    client.reset_execution_trackers()
-    try:
-        async with client.async_setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return "the verification ran out of time"
-                try:
-                    await asyncio.wait_for(
-                        client.async_execute_cell(cell, index, execution_count=index + 1),
-                        timeout=remaining,
-                    )
-                except TimeoutError:
-                    cell.execution_count = None
-                    return "the verification ran out of time"
-    except DeadKernelError:
+def _why(error: BaseException) -> str:
+    """Why a verification kernel stopped, for the students' notes."""
+    if isinstance(error, TimeoutError):
+        return "the verification ran out of time"
+    if isinstance(error, DeadKernelError):
         return "the verification kernel died (os._exit, a crash, or a resource limit)"
-    except Exception as error:  # the kernel never started, or nbclient failed: say why
-        return f"the verification could not run ({type(error).__name__}: {error})"[:300]
-    return "the verification stopped"
+    return f"the verification could not run ({type(error).__name__}: {error})"[:300]
 
 
 def encode_outcomes(outcomes: dict[str, Outcome]) -> str:

@@ -358,7 +358,26 @@ def _grade(job: dict) -> dict:
             course / SOURCE_DIR / assignment, work_dir, ignore=shutil.ignore_patterns("*.ipynb")
         )
         prepare_dirs(work_dir, ipc_dir)
+    # The verification kernel starts (trusted preamble only) while nbgrader runs.
+    verifier = _start_verifier(job, root)
+    try:
+        _autograde(job, nb, course, work_dir, ipc_dir, result)
+        with _phase("verification (all)"):
+            result["verified"] = _verify(job, nb, result["scores"], verifier)
+    finally:
+        if verifier is not None:
+            with _phase("verification kernel shutdown"):
+                verifier.close()
+    if result["autograded"]:
+        _, notes = verify.apply(result["scores"], result["verified"])
+        annotate(Path(result["autograded"]), notes)
+    return result
 
+
+def _autograde(job, nb, course, work_dir, ipc_dir, result) -> None:
+    """nbgrader's run: in-kernel scores, failure, tampering probes and the graded notebook
+    into ``result``."""
+    assignment, student = job["assignment"], job["student_id"]
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
 
@@ -389,24 +408,11 @@ def _grade(job: dict) -> dict:
         baseline = report["probes"][0][1] if report["probes"] else None
         with _phase("compare probes"):
             result["tampering"] = integrity.compare_probes(baseline, probes, job["origins"])
-    with _phase("verification (all)"):
-        result["verified"] = _verify(job, nb, result["scores"], root)
-    if result["autograded"]:
-        _, notes = verify.apply(result["scores"], result["verified"])
-        annotate(Path(result["autograded"]), notes)
-    return result
 
 
-def _verify(job: dict, nb: NotebookNode, scores: dict, root: Path) -> dict[str, str | None]:
-    """``{grade_id: None | reason}`` for every test cell that scored in the kernel: its values
-    from a verification run (see the module docstring) against the expected ones. A failure
-    of the run itself withholds those points with the reason; it never raises."""
+def _start_verifier(job: dict, root: Path) -> verify.Verifier | None:
+    """The submission's verification kernels, started (``None`` if they cannot be)."""
     spec = job["verify"]
-    probes = {p["grade_id"]: verify.Probe.from_dict(p) for p in spec["probes"]}
-    wanted = [probes[gid] for gid, (score, _) in scores.items() if score and gid in probes]
-    if not wanted:
-        return {}
-    spent = time.time() - job.get("queued_at", time.time())
     settings = verify.Settings(
         work_dir=root / "verify-work",
         ipc_dir=root / "verify-ipc",
@@ -416,22 +422,58 @@ def _verify(job: dict, nb: NotebookNode, scores: dict, root: Path) -> dict[str, 
         cpu_seconds=job["cpu_seconds"],
         unsafe=job["unsafe"],
         cell_timeout=job["cell_timeout"],
-        budget=max(5.0, job["cpu_seconds"] - spent - 5.0),
+        budget=float(job["cpu_seconds"]),
         files_from=root / "course" / SOURCE_DIR / job["assignment"],
     )
+    groups = sorted({tuple(p["allow"]) for p in spec["probes"]})
+    try:
+        return verify.Verifier(spec["preamble"], groups, settings)
+    except Exception:  # reported per test cell by _verify
+        logging.getLogger("dl-course.worker").exception("the verification could not start")
+        return None
+
+
+def _verify(
+    job: dict, nb: NotebookNode, scores: dict, verifier: verify.Verifier | None
+) -> dict[str, str | None]:
+    """``{grade_id: None | reason}`` for every test cell that scored in the kernel: its values
+    from the verification run (see the module docstring) against the expected ones. A failure
+    of the run itself withholds those points with the reason; it never raises."""
+    spec = job["verify"]
+    probes = {p["grade_id"]: verify.Probe.from_dict(p) for p in spec["probes"]}
+    wanted = [probes[gid] for gid, (score, _) in scores.items() if score and gid in probes]
+    if not wanted:
+        return {}
+    spent = time.time() - job.get("queued_at", time.time())
     log = logging.getLogger("dl-course.worker")
     try:
+        if verifier is None:
+            raise RuntimeError("the verification kernels did not start")
         answers = verify.answer_sources(nb, spec["answer_ids"])
-        outcomes = verify.run_verification(
-            spec["preamble"], answers, wanted, spec["seed"], spec["nonce"], settings
+        outcomes = verifier.finish(
+            answers, wanted, spec["seed"], spec["nonce"],
+            budget=max(5.0, job["cpu_seconds"] - spent - 5.0),
+        )  # fmt: skip
+        expected = verify.decode_outcomes(
+            _expected_values(Path(spec["expected"]), spent, job["cpu_seconds"])
         )
-        expected = verify.decode_outcomes(Path(spec["expected"]).read_text())
         return {p.grade_id: verify.judge(outcomes.get(p.grade_id), expected[p.grade_id], p)
                 for p in wanted}  # fmt: skip
     except Exception:  # a bug of ours must not cost the student silently: say so, log it
         log.exception("verification failed")
         reason = "the grader could not verify the values (an error in the grader; see its log)"
         return {p.grade_id: reason for p in wanted}
+
+
+def _expected_values(path: Path, spent: float, limit: float) -> str:
+    """The expected values, once the parent has written them (it computes them while the
+    first submissions are graded)."""
+    deadline = time.monotonic() + max(5.0, limit - spent)
+    while not path.exists():
+        if path.with_suffix(".failed").exists() or time.monotonic() > deadline:
+            raise RuntimeError("the grader has no expected values")
+        time.sleep(0.05)
+    return path.read_text()
 
 
 def annotate(path: Path, notes: dict[str, str]) -> None:

@@ -12,6 +12,12 @@ pass, the autograder does not): the three forbidden-call mutants, every
 the sigmoid left-tail, dead-unit threshold, positional-``alpha`` and PReLU slope-above-1
 mutants. All others already fail a visible test; in-place mutation is caught visibly because
 ``checks.run_cases`` checks every case with ``assert_not_mutated``.
+
+Every mutant is also caught by the grader's own comparison of values outside the kernel
+(each test cell's ``graded_values``; see ``tests/test_mutants.py``). The forbidden-call
+mutants (torch, scipy, ``np.tanh``) are caught there because no value reaches the grader:
+torch and scipy cannot be imported in its verification kernel, and ``test_tanh``'s
+``graded_values`` makes ``np.tanh`` raise while it calls ``tanh``.
 """
 
 NOTEBOOK = "01_activation_functions"
