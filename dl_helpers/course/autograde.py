@@ -157,6 +157,7 @@ class Grader:
         self.blocker.write_text(verify.BLOCKER_SOURCE)
         self.blocker.chmod(0o644)
         self.expected = self.scratch / "expected.json"
+        self.packages = verify.package_dirs(verify.BLOCKED_PACKAGES)  # blocked when verifying
         self._expected_run: ThreadPoolExecutor | None = None
         self._expected_done = None
 
@@ -211,6 +212,7 @@ class Grader:
             budget=float(self.limits.timeout),
             files_from=self.assignment.source_dir,
             quiet=True,  # the kernel's start-up banner must not reach the instructor's terminal
+            packages=self.packages,
         )
 
     def compute_expected(self) -> None:
@@ -270,6 +272,7 @@ class Grader:
                 "answer_ids": self.answer_ids,
                 "preamble": self.preamble,
                 "blocker": str(self.blocker),
+                "packages": self.packages,
             },
         }
 

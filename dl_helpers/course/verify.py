@@ -12,7 +12,7 @@ only as trustworthy as the kernel. This module moves the deciding comparison out
    packages that could stand in for the student's code (``BLOCKED_PACKAGES``: dl_helpers,
    torch, scipy, sklearn) cannot be imported -- their install folders are covered, in the
    sandbox's file system, by an empty folder whose ``__init__.py`` raises ``ImportError``
-   (``blocked_dirs``). It runs the import statements of the source notebook's setup cells
+   (``package_dirs``). It runs the import statements of the source notebook's setup cells
    (each in ``try/except ImportError``), the submission's answer cells (only those whose
    ``grade_id`` is an answer cell of the source, the first of each), then one *probe cell*
    per test cell: it calls ``graded_values`` on ``np.random.default_rng([seed, crc32(id)])``
@@ -43,6 +43,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -550,19 +551,46 @@ def apply(
 # --- the verification run ------------------------------------------------------------------
 
 
-def blocked_dirs(names: tuple[str, ...] | list[str] = BLOCKED_PACKAGES) -> list[Path]:
-    """The install folders of the packages ``names``, found without importing them."""
-    found: list[Path] = []
+_FIND_SPECS = """
+import importlib.util, json, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:
+        spec = None
+    found[name] = list(spec.submodule_search_locations or []) if spec else []
+print(json.dumps(found))
+"""
+
+
+def package_dirs(names: tuple[str, ...] | list[str] = BLOCKED_PACKAGES) -> dict[str, list[str]]:
+    """The install folders of the packages ``names``, found without importing them: where
+    this process finds them, and where a kernel would (``python -P`` with the kernel's
+    environment: no ``PYTHONPATH``), which can differ (an editable install run from another
+    checkout)."""
+    from dl_helpers.course.sandbox import kernel_env
+
+    found: dict[str, list[str]] = {name: [] for name in names}
     for name in names:
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             spec = None
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            path = Path(location).resolve()
-            if path.is_dir() and path not in found:
-                found.append(path)
-    return found
+        found[name] += list(spec.submodule_search_locations or []) if spec else []
+    try:
+        kernel = subprocess.run(
+            [sys.executable, "-P", "-c", _FIND_SPECS, *names], env=kernel_env("/tmp"),
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        for name, locations in json.loads(kernel.stdout).items():
+            found[name] += locations
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass  # this process's view alone
+    return {
+        name: sorted({str(Path(p).resolve()) for p in paths if Path(p).is_dir()})
+        for name, paths in found.items()
+    }
 
 
 class _Client(NotebookClient):
@@ -599,6 +627,7 @@ class Settings:
     budget: float = 240.0  # seconds for the whole run
     files_from: Path | None = None  # the assignment's files (not notebooks) to work beside
     quiet: bool = False  # discard the kernel process's own stdout/stderr (not the cells')
+    packages: dict[str, list[str]] | None = None  # package_dirs(), computed once per run
 
 
 def _cell(source: str, role: str) -> nbformat.NotebookNode:
@@ -695,6 +724,7 @@ class _Group:
             shutil.copytree(settings.files_from, work, ignore=shutil.ignore_patterns("*.ipynb"))
         prepare_dirs(work, ipc)
         poison = poison_source(blocked) if settings.unsafe and blocked else ""
+        packages = settings.packages if settings.packages is not None else package_dirs(blocked)
         self.nb = nbformat.v4.new_notebook(cells=[_cell(poison + preamble, "preamble")])
         self.nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                           "language": "python"}  # fmt: skip
@@ -704,7 +734,7 @@ class _Group:
                     "work_dir": str(work),
                     "ipc_dir": str(ipc),
                     "masked_paths": settings.masked,
-                    "blocked_paths": [str(p) for p in blocked_dirs(blocked)],
+                    "blocked_paths": [d for name in blocked for d in packages.get(name, [])],
                     "blocker_file": str(settings.blocker),
                     "memory_mb": settings.memory_mb,
                     "cpu_seconds": settings.cpu_seconds,

@@ -424,6 +424,7 @@ def _start_verifier(job: dict, root: Path) -> verify.Verifier | None:
         cell_timeout=job["cell_timeout"],
         budget=float(job["cpu_seconds"]),
         files_from=root / "course" / SOURCE_DIR / job["assignment"],
+        packages=spec["packages"],
     )
     groups = sorted({tuple(p["allow"]) for p in spec["probes"]})
     try:
