@@ -80,3 +80,64 @@ def best_of(
             fn(*args)
         times.append((time.perf_counter() - start) / number)
     return Timing(best=min(times), median=statistics.median(times), times=tuple(times))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of :func:`compare`, one entry per function, keyed by the names given.
+
+    ``best[name]`` is the best time in seconds per call; ``ratio[name]`` the median, over
+    turns, of that function's time divided by the FIRST function's time in the same turn
+    (so ``ratio`` of the first function is 1.0).
+    """
+
+    best: dict[str, float]
+    ratio: dict[str, float]
+
+
+def compare(
+    fns: dict[str, Callable[..., object]], *args: object, turns: int = 9, number: int = 1
+) -> Comparison:
+    """Time several functions against the first one, robustly on a busy machine.
+
+    After one untimed warm-up call each, the functions take turns: in each of ``turns``
+    rounds every function gets one timed run of ``number`` calls of ``fn(*args)``. Load
+    on the machine slows calls made close together alike, so the ratio *within* a round
+    is steadier than a ratio of two best-ofs taken seconds apart; the median over rounds
+    discards the rounds a burst of load hit unevenly.
+
+    Args:
+        fns: at least one function, by name; the first is the baseline of ``ratio``.
+        args: passed unchanged to every function on every call.
+        turns: rounds (at least 1).
+        number: calls per timed run (at least 1), for calls of a few microseconds.
+
+    Shape:
+        - output: :class:`Comparison` with one float per name in ``best`` and ``ratio``
+
+    Example:
+        >>> import numpy as np
+        >>> c = compare({"sum": np.sum, "sort": np.sort}, np.arange(1000.0), turns=3)
+        >>> c.ratio["sum"]
+        1.0
+        >>> print(f"sort takes {c.ratio['sort']:.1f}x sum's time")  # doctest: +SKIP
+        sort takes 2.3x sum's time
+    """
+    if not fns:
+        raise ValueError("compare needs at least one function")
+    if not isinstance(turns, int) or turns < 1:
+        raise ValueError(f"turns must be an integer >= 1, got {turns!r}")
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn(*args)
+    for _ in range(turns):
+        for name, fn in fns.items():
+            times[name].append(best_of(fn, *args, repeats=1, number=number, warmup=0).best)
+    baseline = times[next(iter(fns))]
+    return Comparison(
+        best={name: min(t) for name, t in times.items()},
+        ratio={
+            name: statistics.median(a / b for a, b in zip(t, baseline, strict=True))
+            for name, t in times.items()
+        },
+    )

@@ -81,3 +81,27 @@ def test_a_non_callable_is_rejected():
 def test_docstring_examples_are_correct():
     result = doctest.testmod(timing)
     assert result.attempted >= 2 and result.failed == 0
+
+
+def test_compare_takes_turns_and_reports_per_round_ratios(monkeypatch):
+    # rounds: (a, b) = (2, 4), (1, 5), (4, 4) seconds; b/a per round = 2, 5, 1 -> median 2
+    readings = []
+    for a, b in [(2.0, 4.0), (1.0, 5.0), (4.0, 4.0)]:
+        readings += [0.0, a, 0.0, b]
+    monkeypatch.setattr(time, "perf_counter", FakeClock(readings))
+    order = []
+    result = timing.compare(
+        {"a": lambda v: order.append(("a", v)), "b": lambda v: order.append(("b", v))},
+        7, turns=3,
+    )
+    # one warm-up call each, then a, b alternate (interleaved, not all a then all b)
+    assert order == [("a", 7), ("b", 7)] + [("a", 7), ("b", 7)] * 3
+    assert result.best == {"a": 1.0, "b": 4.0}
+    assert result.ratio == {"a": 1.0, "b": 2.0}  # a ratio of bests would say 4.0
+
+
+def test_compare_rejects_no_functions_and_bad_turns():
+    with pytest.raises(ValueError, match="at least one function"):
+        timing.compare({})
+    with pytest.raises(ValueError, match="turns must be an integer >= 1"):
+        timing.compare({"f": lambda: None}, turns=0)
