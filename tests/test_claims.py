@@ -98,39 +98,78 @@ def _printed_lines(cells) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
-def test_every_owned_claim_is_shown_and_checked(assignment):
-    nb = nbformat.read(assignment.source_notebook, as_version=4)
+def claim_problems(cells, owned: dict[str, claims.Claim], known: set[str]) -> list[str]:
+    """What keeps the notebook ``cells`` from showing and checking every claim of ``owned``."""
     tagged = {
         tag.removeprefix(TAG_PREFIX)
-        for cell in nb.cells
+        for cell in cells
         for tag in cell.metadata.get("tags", [])
         if tag.startswith(TAG_PREFIX)
     }
-    owned = {c.id: c for c in claims_for(assignment.number)}
-    known = {c.id for c in load_claims()}
-    assert owned, f"no claims are owned by notebook {assignment.number}"
-    assert not owned.keys() - tagged, (
-        f"claims not shown (no cell tagged claim:<id>) in {assignment.name}: "
-        f"{sorted(owned.keys() - tagged)}"
-    )
-    assert not tagged - known, f"unknown claim tags in {assignment.name}: {sorted(tagged - known)}"
-
-    checked = _checked_ids(nb.cells)
-    assert not owned.keys() - checked, (
-        f"claims of {assignment.name} with no claims.check(...) call: "
-        f"{sorted(owned.keys() - checked)}"
-    )
-    assert checked <= owned.keys(), (
-        f"{assignment.name} checks claims it does not own: {sorted(checked - owned.keys())}"
-    )
-    printed = _printed_lines(nb.cells)
+    checked = _checked_ids(cells)
+    printed = _printed_lines(cells)
+    problems = []
+    if owned.keys() - tagged:
+        problems.append(f"not shown (no cell tagged claim:<id>): {sorted(owned.keys() - tagged)}")
+    if tagged - known:
+        problems.append(f"unknown claim tags: {sorted(tagged - known)}")
+    if owned.keys() - checked:
+        problems.append(f"no claims.check(...) call: {sorted(owned.keys() - checked)}")
+    if checked - owned.keys():
+        problems.append(f"checks claims it does not own: {sorted(checked - owned.keys())}")
     not_held = [
         claim_id
         for claim_id, claim in owned.items()
-        if not any(line.startswith(f"{HELD_MARK}{claim_id} ({claim.verdict}):") for line in printed)
+        if claim_id in checked
+        and not any(line.startswith(f"{HELD_MARK}{claim_id} ({claim.verdict}):")
+                    for line in printed)
     ]
-    assert not not_held, (
-        f"the executed {assignment.name} has no 'held' line for {not_held}: execute the "
-        "solution notebook in place and check that every claims.check ran and held"
-    )
+    if not_held:
+        problems.append(
+            f"no 'held' line in the executed notebook for {not_held}: execute the solution "
+            "notebook in place and check that every claims.check ran and held"
+        )
+    return problems
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_every_owned_claim_is_shown_and_checked(assignment):
+    nb = nbformat.read(assignment.source_notebook, as_version=4)
+    owned = {c.id: c for c in claims_for(assignment.number)}
+    assert owned, f"no claims are owned by notebook {assignment.number}"
+    problems = claim_problems(nb.cells, owned, {c.id for c in load_claims()})
+    assert not problems, f"{assignment.name}: " + "; ".join(problems)
+
+
+def _nb_cell(source: str, tags=(), printed: str | None = None):
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)})
+    if printed is not None:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    return cell
+
+
+SIG = claims.get("A-sig-def")
+HELD = SIG.held_line("ok") + "\n"
+
+
+@pytest.mark.parametrize(
+    "cells,problem",
+    [
+        ([_nb_cell("claims.check('A-sig-def', True, 'ok')", ["claim:A-sig-def"], HELD)], None),
+        ([_nb_cell("x = 1", ["claim:A-sig-def"], "")], "no claims.check(...) call"),
+        ([_nb_cell("claims.check('A-sig-def', True, 'ok')", [], HELD)], "not shown"),
+        ([_nb_cell("claims.check('A-sig-def', ok, 'ok')", ["claim:A-sig-def"], "")],
+         "no 'held' line"),
+        ([_nb_cell("claims.check('A-sig-def', True, 'ok')", ["claim:A-sig-def"],
+                   HELD.replace("(shown)", "(refuted)"))], "no 'held' line"),
+        ([_nb_cell("claims.check('A-sig-def', True, 'ok')\nclaims.check('W1', True, 'x')",
+                   ["claim:A-sig-def", "claim:nope"], HELD)], "unknown claim tags"),
+    ],
+    ids=["checked", "tag only", "check only", "never held", "other verdict", "foreign"],
+)
+def test_the_gate_tells_a_check_that_held_from_a_tag_alone(cells, problem):
+    problems = claim_problems(cells, {"A-sig-def": SIG}, {c.id for c in load_claims()})
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
