@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import os
 import subprocess
 import sys
 import warnings
@@ -352,11 +353,23 @@ def test_fit_writes_nothing_and_warns_nothing_without_progress(capfd):
     assert capfd.readouterr() == ("", "")
 
 
-def test_progress_bar_goes_to_stdout_only(capfd):
-    X, y = toy_data()
-    fit(make_mlp(nn.ReLU, [5, 4, 3]), X, y, steps=5, progress=True)
-    out, err = capfd.readouterr()
-    assert "5/5" in out and err == ""
+@pytest.mark.parametrize("tqdm_disable", [None, "1"])
+def test_progress_bar_goes_to_stdout_only_unless_tqdm_disable_is_set(tqdm_disable):
+    # tqdm reads TQDM_* variables when it is imported, so each case needs its own process;
+    # `make test` sets TQDM_DISABLE=1 to keep notebook outputs stable, and that must win.
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    if tqdm_disable:
+        env["TQDM_DISABLE"] = tqdm_disable
+    code = (
+        "import torch; from torch import nn; from dl_helpers import training as t;"
+        "X = torch.randn(20, 5); y = torch.randint(0, 3, (20,));"
+        "t.fit(t.make_mlp(nn.ReLU, [5, 4, 3]), X, y, steps=5, progress=True)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert run.stderr == ""
+    assert ("5/5" in run.stdout) == (tqdm_disable is None)
 
 
 def test_a_fresh_process_importing_and_training_prints_nothing():
