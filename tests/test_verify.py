@@ -320,6 +320,75 @@ def test_blocked_packages_cannot_be_imported_in_the_verification_kernel(tmp_path
     assert permitted["torch"] == "imported" and permitted["dl_helpers"] == "ImportError"
 
 
+@pytest.fixture
+def planted_copies():
+    """A world-readable folder outside the checkout and /tmp (which the sandbox replaces)
+    holding a fake ``torch`` and ``dl_helpers`` that compute the right answer, and a canary
+    file: what a grading machine's other environments and checkouts look like."""
+    folder = Path("/var/tmp") / f"dlgrader-canary-{secrets.token_hex(4)}"
+    for package in ("torch", "dl_helpers"):
+        (folder / package).mkdir(parents=True)
+        (folder / package / "__init__.py").write_text("def double(x):\n    return 2 * x\n")
+    (folder / "canary.txt").write_text("the grading machine's files\n")
+    for path in (folder, *folder.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield folder
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    folder.rmdir()
+
+
+def test_other_pythons_package_folders_are_hidden_but_not_the_courses(tmp_path):
+    import sys
+
+    from dl_helpers.course.sandbox import foreign_package_dirs
+
+    base = tmp_path / "base"
+    for folder in ("lib/python3.11/site-packages", "lib/python3/dist-packages",
+                   "local/lib/python3.11/dist-packages", "lib/python3.11/encodings"):
+        (base / folder).mkdir(parents=True)
+    env = Path(sys.prefix).resolve()
+    hidden = foreign_package_dirs([base, env])
+    assert hidden == [base / "lib/python3/dist-packages", base / "lib/python3.11/site-packages",
+                      base / "local/lib/python3.11/dist-packages"]
+    assert not any(p.is_relative_to(env) for p in hidden)  # the course's environment stays
+
+
+def test_no_other_copy_of_a_blocked_package_is_reachable(tmp_path, planted_copies):
+    # The answer cell puts a folder of the machine on sys.path and imports the copies there;
+    # the verification kernel's root holds only the environment and the system's libraries.
+    require_bwrap()
+    answer = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(planted_copies)!r})\n"
+        "def f(x):\n"
+        "    import torch\n"
+        "    return torch.double(x)\n"
+        "def g(x):\n"
+        "    import dl_helpers\n"
+        "    return dl_helpers.double(x)\n"
+        "def canary():\n"
+        f"    return open({str(planted_copies / 'canary.txt')!r}).read()\n"
+    )
+    source = """def graded_values(rng, rtol=0.0, atol=0.0):
+    found = {}
+    for name, call in [("torch copy", lambda: f(2)), ("dl_helpers copy", lambda: g(2)),
+                       ("canary file", canary)]:
+        try:
+            found[name] = call()
+        except (ImportError, OSError) as error:
+            found[name] = type(error).__name__
+    return found
+"""
+    outcomes = _verification(tmp_path, [_probe(source)], [answer])
+    got = verify.decode(outcomes["test_x"].payload["values"])
+    assert got == {
+        "torch copy": "ImportError",
+        "dl_helpers copy": "ImportError",
+        "canary file": "FileNotFoundError",
+    }
+
+
 def test_verification_kernel_death_and_timeouts_cost_only_the_affected_cells(tmp_path):
     require_bwrap()
     probes = [

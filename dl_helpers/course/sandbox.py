@@ -21,6 +21,14 @@ A *blocked* package (the verification run's dl_helpers, torch, scipy, sklearn) i
 folder whose ``__init__.py`` raises ``ImportError``: an empty folder alone would still import,
 as a namespace package.
 
+With ``allow_list=True`` (the grader's verification kernel, ``verify.py``) the root is empty
+instead of a read-only copy of ``/``: only ``system_paths()`` (the Python installation, the
+shared libraries, the two wrapper programs, a few files of ``/etc``) and the environment are
+bound, with every other Python's ``site-packages``/``dist-packages`` hidden. A package that
+is blocked there cannot be imported from a copy elsewhere on the machine either (another
+checkout's virtual environment, a system-wide install), whatever the code does to
+``sys.path``.
+
 Without bubblewrap (``unsafe=True``, only on the instructor's explicit request) the kernel runs
 as a plain process with the same resource limits and working folder, and no isolation.
 """
@@ -100,6 +108,47 @@ def runtime_paths() -> list[Path]:
     return [Path(sys.prefix).resolve(), Path(dl_helpers.__file__).resolve().parent]
 
 
+MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+             "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")  # fmt: skip
+
+
+def system_paths() -> list[Path]:
+    """What an allow-listed kernel sees besides its environment (``runtime_paths``): the
+    Python installation the virtual environment was made from, the system's shared
+    libraries (``/usr/lib*``), ``prlimit`` and ``setpriv`` (they run inside the sandbox), and
+    the files of ``/etc`` the dynamic loader and ``getpwuid`` read."""
+    paths = [Path(sys.base_prefix).resolve()]
+    paths += [Path(p) for p in ("/usr/lib", "/usr/lib64", "/usr/lib32") if Path(p).is_dir()]
+    for tool in ("prlimit", "setpriv"):
+        if found := shutil.which(tool):
+            paths.append(Path(found).resolve())
+    paths += [Path(p) for p in ETC_FILES if Path(p).exists()]
+    return paths
+
+
+def foreign_package_dirs(visible: list[Path]) -> list[Path]:
+    """Package folders of other Pythons inside ``visible`` (the base installation's own
+    ``site-packages``, Debian's ``dist-packages``): hidden, so that nothing but the course's
+    environment can be imported."""
+    env = Path(sys.prefix).resolve()
+    config = env / "pyvenv.cfg"
+    if config.is_file() and "include-system-site-packages = true" in config.read_text():
+        return []  # this environment uses the base installation's packages too
+    found = []
+    for root in visible:
+        if not root.is_dir():
+            continue
+        for pattern in ("lib/python3*/site-packages", "lib/python3*/dist-packages",
+                        "lib/python3/dist-packages", "local/lib/python3*/*-packages",
+                        "python3*/site-packages", "python3*/dist-packages", "python3"):  # fmt: skip
+            for path in root.glob(pattern):
+                if path.is_dir() and not path.is_relative_to(env):  # the course's own: kept
+                    found.append(path)
+    found = sorted(set(found))
+    return [p for p in found if not any(p != q and p.is_relative_to(q) for q in found)]
+
+
 def _others_can_read(path: Path) -> bool:
     """Whether a user with no rights of its own (``nobody``) can reach and list ``path``."""
     for folder in (*reversed(path.parents), path):
@@ -129,8 +178,13 @@ def bwrap_args(
     readable: tuple[Path, ...] | list[Path] = (),
     blocked: tuple[Path, ...] | list[Path] = (),
     blocker: Path | None = None,
+    allow_list: bool = False,
 ) -> list[str]:
     """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above.
+
+    With ``allow_list`` the root starts empty and only ``system_paths()`` and ``readable``
+    are bound (read-only), other Pythons' package folders hidden; otherwise ``/`` is bound
+    read-only with the ``masked`` paths hidden.
 
     ``readable`` paths that fall below ``/tmp`` or a masked folder are bound back read-only
     (except those ``blocked``). ``blocked`` package folders become an empty folder holding
@@ -141,12 +195,16 @@ def bwrap_args(
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
-        "--ro-bind", "/", "/",
+        *(_allow_list_root(readable) if allow_list else ["--ro-bind", "/", "/"]),
         "--dev", "/dev",
         "--proc", "/proc",
         "--perms", "1777", "--size", str(tmp_mb * _MB), "--tmpfs", "/tmp",
     ]  # fmt: skip
     tmpfs_roots = [Path("/tmp")]
+    if allow_list:  # only what is bound is there: a masked path outside it needs no cover
+        shown = [*system_paths(), *readable]
+        masked = [p for p in masked if any(p.is_relative_to(v) for v in shown)]
+        readable = ()  # already bound by _allow_list_root
     for path in masked:
         if path.is_dir():
             args += ["--tmpfs", str(path)]
@@ -181,6 +239,26 @@ def bwrap_args(
     else:  # bwrap started by root would otherwise keep every capability (remounts included)
         args += ["--cap-drop", "ALL"]
     return [*args, "--"]
+
+
+def _allow_list_root(readable: tuple[Path, ...] | list[Path]) -> list[str]:
+    """bwrap arguments that build the allow-listed root (see ``bwrap_args``)."""
+    args = []
+    for link in MERGED_USR_LINKS:  # /lib -> usr/lib on merged-/usr systems: keep the links
+        if Path(link).is_symlink():
+            args += ["--symlink", os.readlink(link), link]
+    shown = [p for p in (*system_paths(), *readable) if p.exists()]
+    made: set[Path] = set()
+    for path in shown:
+        # bwrap makes missing parents 0700: the kernel's user could not traverse them
+        for parent in reversed(path.parents[:-1]):
+            if parent not in made and str(parent) not in MERGED_USR_LINKS:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += ["--ro-bind", str(path), str(path)]
+    for path in foreign_package_dirs(shown):
+        args += ["--tmpfs", str(path)]
+    return args
 
 
 def drop_privileges_args(uid: int) -> list[str]:
@@ -224,6 +302,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     blocker_file = Unicode(help="The __init__.py of blocked folders (raises ImportError).").tag(
         config=True
     )
+    allow_list = Bool(
+        False, help="Start from an empty root and bind only the system's libraries and the "
+        "environment (system_paths, runtime_paths)."
+    ).tag(config=True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -250,6 +332,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             readable=runtime_paths(),
             blocked=[Path(p) for p in self.blocked_paths],
             blocker=Path(self.blocker_file) if self.blocker_file else None,
+            allow_list=self.allow_list,
         )
         drop = drop_privileges_args(uid) if uid is not None else []
         return [*prefix, *limits, *drop, *cmd]
