@@ -204,7 +204,6 @@ def bwrap_args(
     if allow_list:  # only what is bound is there: a masked path outside it needs no cover
         shown = [*system_paths(), *readable]
         masked = [p for p in masked if any(p.is_relative_to(v) for v in shown)]
-        readable = ()  # already bound by _allow_list_root
     for path in masked:
         if path.is_dir():
             args += ["--tmpfs", str(path)]
@@ -247,7 +246,10 @@ def _allow_list_root(readable: tuple[Path, ...] | list[Path]) -> list[str]:
     for link in MERGED_USR_LINKS:  # /lib -> usr/lib on merged-/usr systems: keep the links
         if Path(link).is_symlink():
             args += ["--symlink", os.readlink(link), link]
-    shown = [p for p in (*system_paths(), *readable) if p.exists()]
+    # What lies below /tmp is bound back after the private /tmp is mounted (bwrap_args)
+    shown = [
+        p for p in (*system_paths(), *readable) if p.exists() and not p.is_relative_to("/tmp")
+    ]
     made: set[Path] = set()
     for path in shown:
         # bwrap makes missing parents 0700: the kernel's user could not traverse them
