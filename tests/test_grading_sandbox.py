@@ -118,3 +118,21 @@ def test_kernel_is_isolated(tmp_path, secret_dir):
     if sandbox_uid() is not None:
         assert result["uid"] == sandbox_uid()
     assert (secret_dir / "gradebook.db").read_text() == "hidden tests live here"
+
+
+def test_allow_listed_root_binds_an_environment_below_tmp_after_the_private_tmp():
+    # A fresh clone under /tmp has its venv there: bound before `--tmpfs /tmp`, it would be
+    # hidden by it (every kernel then fails to start). It must be bound after, read-only.
+    from dl_helpers.course.sandbox import bwrap_args
+
+    venv = Path("/tmp/clone/.venv")
+    args = bwrap_args(
+        work_dir=Path("/tmp/grading/work"), ipc_dir=Path("/tmp/grading/ipc"), masked=[],
+        tmp_mb=64, drop_to_uid=None, readable=[venv, Path("/work/main/.venv")],
+        allow_list=True,
+    )  # fmt: skip
+    private_tmp = next(i for i in range(len(args) - 1) if args[i : i + 2] == ["--tmpfs", "/tmp"])
+    binds = [i for i in range(len(args) - 2) if args[i] == "--ro-bind"]
+    venv_binds = [i for i in binds if args[i + 1] == str(venv)]
+    assert venv_binds and all(i > private_tmp for i in venv_binds)
+    assert ["--ro-bind", "/", "/"] != args[1:4] and "/" not in [args[i + 1] for i in binds]
