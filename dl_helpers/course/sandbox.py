@@ -190,19 +190,19 @@ def bwrap_args(
     (except those ``blocked``). ``blocked`` package folders become an empty folder holding
     only ``blocker`` as their ``__init__.py``.
     """
+    shown = [*system_paths(), *readable] if allow_list else []
     args = [
         bwrap_path() or "bwrap",
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
-        *(_allow_list_root(readable) if allow_list else ["--ro-bind", "/", "/"]),
+        *(_allow_list_root(shown) if allow_list else ["--ro-bind", "/", "/"]),
         "--dev", "/dev",
         "--proc", "/proc",
         "--perms", "1777", "--size", str(tmp_mb * _MB), "--tmpfs", "/tmp",
     ]  # fmt: skip
     tmpfs_roots = [Path("/tmp")]
     if allow_list:  # only what is bound is there: a masked path outside it needs no cover
-        shown = [*system_paths(), *readable]
         masked = [p for p in masked if any(p.is_relative_to(v) for v in shown)]
     for path in masked:
         if path.is_dir():
@@ -240,16 +240,15 @@ def bwrap_args(
     return [*args, "--"]
 
 
-def _allow_list_root(readable: tuple[Path, ...] | list[Path]) -> list[str]:
-    """bwrap arguments that build the allow-listed root (see ``bwrap_args``)."""
+def _allow_list_root(shown: list[Path]) -> list[str]:
+    """bwrap arguments that build the allow-listed root from the paths ``shown`` (see
+    ``bwrap_args``)."""
     args = []
     for link in MERGED_USR_LINKS:  # /lib -> usr/lib on merged-/usr systems: keep the links
         if Path(link).is_symlink():
             args += ["--symlink", os.readlink(link), link]
     # What lies below /tmp is bound back after the private /tmp is mounted (bwrap_args)
-    shown = [
-        p for p in (*system_paths(), *readable) if p.exists() and not p.is_relative_to("/tmp")
-    ]
+    shown = [p for p in shown if p.exists() and not p.is_relative_to("/tmp")]
     made: set[Path] = set()
     for path in shown:
         # bwrap makes missing parents 0700: the kernel's user could not traverse them
