@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from traitlets.config import Config
 
 from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs, sandbox_uid
-from tests.sandbox_tool import require_bwrap
+from tests.sandbox_tool import planted_canaries, require_bwrap
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +107,7 @@ def test_kernel_is_isolated(tmp_path, secret_dir):
         .replace("MARKER", marker)
     )
     result = asyncio.run(_run_in_sandbox(work, ipc, secret_dir, code))
-    assert result["masked"] == [], "masked folder must look empty"
+    assert "FileNotFoundError" in result["masked"], "a folder off the allow-list must not exist"
     assert "connected" not in result["tcp"]
     assert "ProcessLookupError" in result["kill"], "the grader's pid must not exist inside"
     assert marker not in result["tmp"] and not (Path("/tmp") / marker).exists()
@@ -129,10 +130,56 @@ def test_allow_listed_root_binds_an_environment_below_tmp_after_the_private_tmp(
     args = bwrap_args(
         work_dir=Path("/tmp/grading/work"), ipc_dir=Path("/tmp/grading/ipc"), masked=[],
         tmp_mb=64, drop_to_uid=None, readable=[venv, Path("/work/main/.venv")],
-        allow_list=True,
     )  # fmt: skip
     private_tmp = next(i for i in range(len(args) - 1) if args[i : i + 2] == ["--tmpfs", "/tmp"])
     binds = [i for i in range(len(args) - 2) if args[i] == "--ro-bind"]
     venv_binds = [i for i in binds if args[i + 1] == str(venv)]
     assert venv_binds and all(i > private_tmp for i in venv_binds)
     assert ["--ro-bind", "/", "/"] != args[1:4] and "/" not in [args[i + 1] for i in binds]
+
+
+@pytest.fixture
+def canaries():
+    with planted_canaries() as folders:
+        yield folders
+
+
+CANARY_PROBE = r"""
+import json, os
+seen = {}
+for folder in FOLDERS:
+    try:
+        seen[folder] = open(os.path.join(folder, "secret.txt")).read()
+    except OSError as error:
+        seen[folder] = type(error).__name__
+for folder in ["/", os.path.dirname(FOLDERS[0]), os.path.dirname(FOLDERS[1])]:
+    try:
+        seen["ls " + folder] = sorted(os.listdir(folder))
+    except OSError as error:
+        seen["ls " + folder] = type(error).__name__
+print(json.dumps(seen))
+"""
+
+
+def test_kernel_sees_only_the_allow_list(tmp_path, canaries):
+    # A read-only copy of / let a submission print files beside the checkout and in the
+    # grader's home into its own feedback: they must not exist inside the sandbox at all.
+    import dl_helpers
+
+    work, ipc = tmp_path / "run" / "work", tmp_path / "run" / "ipc"
+    prepare_dirs(work, ipc)
+    code = CANARY_PROBE.replace("FOLDERS", repr([str(f) for f in canaries]))
+    seen = asyncio.run(_run_in_sandbox(work, ipc, tmp_path / "nothing", code))
+    for folder in canaries:
+        assert seen[str(folder)] == "FileNotFoundError", f"{folder} is visible: {seen[str(folder)]}"
+    listings = json.dumps({k: v for k, v in seen.items() if k.startswith("ls ")})
+    assert "dl-course-canary" not in listings
+    checkout = Path(dl_helpers.__file__).resolve().parents[1]
+    for hidden in ("solutions", "tests", ".git", "README.md"):  # the checkout shows no more
+        assert not os.path.lexists(checkout / hidden) or hidden not in seen.get(
+            "ls " + str(checkout), []
+        )
+    assert set(seen["ls /"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc",
+                                 "dev", "proc", "tmp", *Path(sys.prefix).resolve().parts[1:2],
+                                 *Path(sys.base_prefix).resolve().parts[1:2],
+                                 *checkout.parts[1:2]}, seen["ls /"]  # fmt: skip

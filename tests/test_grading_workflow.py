@@ -16,6 +16,7 @@ import pytest
 from dl_helpers.course.cli import main
 from dl_helpers.course.sandbox import bwrap_path
 from tests.grading_fixtures import HIDDEN_PROBES, TINY, make_repo
+from tests.sandbox_tool import planted_canaries, require_bwrap
 
 SANDBOX = [] if bwrap_path() else ["--unsafe-no-sandbox"]
 pytestmark = pytest.mark.slow
@@ -127,3 +128,27 @@ def test_refuses_without_sandbox_tool(course, monkeypatch, capsys):
     monkeypatch.setattr("dl_helpers.course.sandbox.bwrap_path", lambda: None)
     assert main(["autograde", TINY, str(subs)]) == 2
     assert "--unsafe-no-sandbox" in capsys.readouterr().err
+
+
+def test_submission_cannot_print_the_grading_machine_into_its_feedback(course, capsys):
+    # The kernel's root is an allow-list: files beside the checkout, in the grader's home and
+    # in shared folders do not exist for it, so they cannot reach the student's feedback.
+    require_bwrap()
+    repo, subs = course
+    with planted_canaries() as folders:
+        snoop = (
+            "import os\n"
+            f"for folder in {[str(f) for f in folders]!r}:\n"
+            "    for name in (os.listdir(folder) if os.path.isdir(folder) else []):\n"
+            "        print(open(os.path.join(folder, name)).read())\n"
+            "    print(folder, 'exists' if os.path.exists(folder) else 'absent')\n"
+            "def relu(x):\n    return np.maximum(x, 0.0)"
+        )
+        (subs / "mallory").mkdir()
+        nbformat.write(_answered(repo, snoop), subs / "mallory" / f"{TINY}.ipynb")
+        assert _grade(subs) == 0
+        assert main(["feedback", TINY]) == 0
+    html = (repo / "course" / "feedback" / "mallory" / TINY / f"{TINY}.html").read_text()
+    assert "CANARY" not in html
+    assert all(f"{folder} absent" in html for folder in folders), "the probe did not run"
+    assert _rows(capsys)["mallory"]["score"] == 5.0

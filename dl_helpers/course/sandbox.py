@@ -4,8 +4,9 @@ Only the *kernel* runs inside; the executor (nbclient, driven by nbgrader) stays
 student code can neither kill it nor forge the executed notebook. The sandbox::
 
     bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session
-          --ro-bind / /  --dev /dev  --proc /proc  --tmpfs /tmp (private, size-capped)
-          --tmpfs <each masked folder>          # course folder, solutions/, tests/, submissions
+          --ro-bind <each allow-listed path>    # system libraries, Python, the environment
+          --dev /dev  --proc /proc  --tmpfs /tmp (private, size-capped)
+          --tmpfs <each masked folder inside them>
           --tmpfs <each blocked package folder> --ro-bind <blocker> <folder>/__init__.py
           --bind <work dir> --bind <ipc dir>    # the only writable places
       -- prlimit (address space, CPU seconds, processes, file size, no core dumps)
@@ -17,17 +18,18 @@ the bound ipc folder. The environment is cleared (no ``JPY_PARENT_PID``: in a ne
 namespace ipykernel would see its parent gone and quit). ``python -P`` keeps the working
 folder off the front of ``sys.path``, so a ``numpy.py`` there cannot shadow numpy at start-up.
 
+The root is an allow-list, not a read-only copy of ``/``: it starts empty and only
+``system_paths()`` (the Python installation, the shared libraries, the two wrapper programs,
+a few files of ``/etc``) and ``runtime_paths()`` (the environment and ``dl_helpers``) are
+bound, with every other Python's ``site-packages``/``dist-packages`` hidden. Home folders,
+other checkouts, the course's ``solutions/`` and ``tests/``, the gradebook and folders
+shared on the machine do not exist inside, whatever their permissions. A package that is
+blocked (below) cannot be imported from a copy elsewhere on the machine either, whatever
+the code does to ``sys.path``.
+
 A *blocked* package (the verification run's dl_helpers, torch, scipy, sklearn) is an empty
 folder whose ``__init__.py`` raises ``ImportError``: an empty folder alone would still import,
 as a namespace package.
-
-With ``allow_list=True`` (the grader's verification kernel, ``verify.py``) the root is empty
-instead of a read-only copy of ``/``: only ``system_paths()`` (the Python installation, the
-shared libraries, the two wrapper programs, a few files of ``/etc``) and the environment are
-bound, with every other Python's ``site-packages``/``dist-packages`` hidden. A package that
-is blocked there cannot be imported from a copy elsewhere on the machine either (another
-checkout's virtual environment, a system-wide install), whatever the code does to
-``sys.path``.
 
 Without bubblewrap (``unsafe=True``, only on the instructor's explicit request) the kernel runs
 as a plain process with the same resource limits and working folder, and no isolation.
@@ -178,32 +180,31 @@ def bwrap_args(
     readable: tuple[Path, ...] | list[Path] = (),
     blocked: tuple[Path, ...] | list[Path] = (),
     blocker: Path | None = None,
-    allow_list: bool = False,
 ) -> list[str]:
     """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above.
 
-    With ``allow_list`` the root starts empty and only ``system_paths()`` and ``readable``
-    are bound (read-only), other Pythons' package folders hidden; otherwise ``/`` is bound
-    read-only with the ``masked`` paths hidden.
+    The root starts empty and only ``system_paths()`` and ``readable`` are bound
+    (read-only), other Pythons' package folders hidden; ``masked`` paths inside them are
+    hidden too.
 
     ``readable`` paths that fall below ``/tmp`` or a masked folder are bound back read-only
     (except those ``blocked``). ``blocked`` package folders become an empty folder holding
     only ``blocker`` as their ``__init__.py``.
     """
-    shown = [*system_paths(), *readable] if allow_list else []
+    shown = [*system_paths(), *readable]
     args = [
         bwrap_path() or "bwrap",
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
-        *(_allow_list_root(shown) if allow_list else ["--ro-bind", "/", "/"]),
+        *_allow_list_root(shown),
         "--dev", "/dev",
         "--proc", "/proc",
         "--perms", "1777", "--size", str(tmp_mb * _MB), "--tmpfs", "/tmp",
     ]  # fmt: skip
     tmpfs_roots = [Path("/tmp")]
-    if allow_list:  # only what is bound is there: a masked path outside it needs no cover
-        masked = [p for p in masked if any(p.is_relative_to(v) for v in shown)]
+    # Only what is bound is there: a masked path outside it needs no cover
+    masked = [p for p in masked if any(p.is_relative_to(v) for v in shown)]
     for path in masked:
         if path.is_dir():
             args += ["--tmpfs", str(path)]
@@ -283,7 +284,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         config=True
     )
     ipc_dir = Unicode(help="Folder for the connection file and ipc sockets.").tag(config=True)
-    masked_paths = List(Unicode(), help="Folders (or files) hidden from the kernel.").tag(
+    masked_paths = List(
+        Unicode(), help="Folders (or files) inside the allow-listed paths hidden from the kernel."
+    ).tag(
         config=True
     )
     memory_mb = Integer(2048, help="Address-space limit of each kernel process (MiB).").tag(
@@ -303,10 +306,6 @@ class SandboxedKernelManager(AsyncKernelManager):
     blocker_file = Unicode(help="The __init__.py of blocked folders (raises ImportError).").tag(
         config=True
     )
-    allow_list = Bool(
-        False, help="Start from an empty root and bind only the system's libraries and the "
-        "environment (system_paths, runtime_paths)."
-    ).tag(config=True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -333,7 +332,6 @@ class SandboxedKernelManager(AsyncKernelManager):
             readable=runtime_paths(),
             blocked=[Path(p) for p in self.blocked_paths],
             blocker=Path(self.blocker_file) if self.blocker_file else None,
-            allow_list=self.allow_list,
         )
         drop = drop_privileges_args(uid) if uid is not None else []
         return [*prefix, *limits, *drop, *cmd]

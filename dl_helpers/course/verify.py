@@ -13,7 +13,7 @@ only as trustworthy as the kernel. This module moves the deciding comparison out
    torch, scipy, sklearn) cannot be imported -- their install folders are covered, in the
    sandbox's file system, by an empty folder whose ``__init__.py`` raises ``ImportError``
    (``package_dirs``); and its root holds nothing but the environment and the system's
-   libraries (``sandbox.system_paths``, ``allow_list``), so no other copy of them on the
+   libraries (the sandbox's allow-listed root), so no other copy of them on the
    machine is reachable either. It runs the import statements of the source notebook's setup cells
    (each in ``try/except ImportError``), the submission's answer cells (only those whose
    ``grade_id`` is an answer cell of the source, the first of each), then one *probe cell*
@@ -741,8 +741,6 @@ class _Group:
                     "memory_mb": settings.memory_mb,
                     "cpu_seconds": settings.cpu_seconds,
                     "unsafe": settings.unsafe,
-                    # nothing but the environment: no other copy of a blocked package
-                    "allow_list": True,
                 }
             }
         )
