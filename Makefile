@@ -14,9 +14,9 @@ PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: setup lab test lint release check-release sandbox-tool clean
+.PHONY: setup lab test lint release check-release sandbox-tool postgres-tool clean
 
-setup: $(STAMP) sandbox-tool
+setup: $(STAMP) sandbox-tool postgres-tool
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ sandbox-tool:
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) || \
 	    echo "warning: could not install bubblewrap; autograde will refuse to run without it"; \
 	  else echo "note: bubblewrap (bwrap) not found; instructors: sudo apt-get install bubblewrap"; fi; }
+
+# The tests start a throwaway PostgreSQL server (Debian package `postgresql`: initdb,
+# pg_ctl, postgres) to check the shared gradebook of graders on many machines.
+# Installed like bubblewrap: when missing and we may use apt (root).
+postgres-tool:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (server for the gradebook tests)"; \
+	    (apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1)) || \
+	    echo "warning: could not install postgresql; the PostgreSQL gradebook tests will fail"; \
+	  else echo "note: PostgreSQL server not found; for the tests: sudo apt-get install postgresql"; fi; }
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
