@@ -256,6 +256,8 @@ def plot_heatmap(
     title: str | None = None,
     fmt: str | None = "{:.2f}",
     cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """A matrix as coloured cells with a colour bar, e.g. attention weights or a confusion
     matrix; row ``i`` is drawn at the top for ``i = 0``, as the matrix is printed.
@@ -268,6 +270,10 @@ def plot_heatmap(
         fmt: format for the value written in each cell; ``None`` writes none (use it for
             large matrices).
         cmap: matplotlib colour map name.
+        vmin, vmax: the values drawn with the colour map's two ends (default: the matrix's
+            minimum and maximum). Give the same range to heatmaps that are to be compared
+            side by side, and a range symmetric about 0 (``vmin=-v, vmax=v``) with a
+            diverging map such as ``"RdBu_r"``, so that 0 is the middle colour.
 
     Shape:
         - matrix: ``(R, C)``
@@ -281,7 +287,7 @@ def plot_heatmap(
         >>> plt.close(fig)
     """
     matrix = np.asarray(matrix, dtype=float)
-    image = ax.imshow(matrix, cmap=cmap, aspect="auto")
+    image = ax.imshow(matrix, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
     ax.figure.colorbar(image, ax=ax)
     rows, cols = matrix.shape
     ax.set_xticks(range(cols), labels=xlabels)

@@ -174,6 +174,22 @@ def test_plot_heatmap_text_contrasts_with_its_cell(ax):
     assert [t.get_color() for t in ax.texts] == ["white", "black"]
 
 
+def test_plot_heatmap_colour_range_is_the_one_given(ax):
+    # a range symmetric about 0: the value 0 gets the diverging map's middle colour, and a
+    # small matrix is not stretched to the full range (side-by-side panels stay comparable)
+    plot_heatmap(ax, [[0.0, 0.5]], cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    image = ax.get_images()[0]
+    assert image.get_clim() == (-1.0, 1.0)
+    np.testing.assert_allclose(image.to_rgba(0.0), plt.get_cmap("RdBu_r")(0.5))
+    colorbar_axes = ax.figure.axes[1]
+    assert colorbar_axes.get_ylim() == (-1.0, 1.0)
+
+
+def test_plot_heatmap_default_range_is_the_data_range(ax):
+    plot_heatmap(ax, [[-2.0, 3.0]])
+    assert ax.get_images()[0].get_clim() == (-2.0, 3.0)
+
+
 def test_plot_heatmap_without_annotations(ax):
     plot_heatmap(ax, np.eye(3), fmt=None)
     assert len(ax.texts) == 0
