@@ -230,9 +230,7 @@ def test_bce_with_logits_at_extreme_logits(dtype):
     np.testing.assert_allclose(loss, [0.0, 1e4, 1e4, 0.0, np.log(2), 30.0], rtol=1e-6)
     np.testing.assert_allclose(grad, [0.0, 1.0, -1.0, 0.0, -0.5, 1.0], rtol=1e-6)
     z64, y64 = z.astype(np.float64), y.astype(np.float64)
-    expected, expected_grad = torch_loss_and_grad(
-        F.binary_cross_entropy_with_logits, z64, y64, 1.0
-    )
+    expected, expected_grad = torch_loss_and_grad(F.binary_cross_entropy_with_logits, z64, y64, 1.0)
     np.testing.assert_allclose(mean, expected, rtol=1e-6)
     np.testing.assert_allclose(L.bce_with_logits_backward(z, y), expected_grad, rtol=1e-6)
 
