@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m dl_helpers.course.labsetup
+	$(BIN)/python -m dl_course.labsetup
 	@touch $@
 
 # The autograder runs each submission's kernel inside bubblewrap (Debian package
@@ -59,7 +59,7 @@ test: setup
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check dl_helpers tests bench solutions notebooks
+	$(BIN)/ruff check dl_helpers dl_course tests bench solutions notebooks
 
 release: setup
 	$(BIN)/dl-course release

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 # layout only: importing nbformat here would slow the start of every pytest run.
-from dl_helpers.course.layout import EXPECTED_FAILURE_TAG, RELEASE_DIR, SOURCE_DIR
+from dl_course.layout import EXPECTED_FAILURE_TAG, RELEASE_DIR, SOURCE_DIR
 
 ROOT = Path(__file__).parent
 COURSE_FOLDERS = (ROOT / SOURCE_DIR, ROOT / RELEASE_DIR)

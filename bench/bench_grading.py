@@ -34,10 +34,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from dl_helpers.course.autograde import Grader, Limits, autograde
-from dl_helpers.course.layout import assignments, find_root
-from dl_helpers.course.release import release
-from dl_helpers.course.worker import TIMING_MARK
+from dl_course.autograde import Grader, Limits, autograde
+from dl_course.layout import assignments, find_root
+from dl_course.release import release
+from dl_course.worker import TIMING_MARK
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.class01.make_class import ClassBuilder  # noqa: E402

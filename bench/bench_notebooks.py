@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from dl_helpers.course.layout import assignments, find_root
+from dl_course.layout import assignments, find_root
 
 
 def time_notebook(path: Path) -> tuple[float, list[tuple[float, str]]]:

@@ -46,10 +46,10 @@ from pathlib import Path
 
 import nbformat
 
-from dl_helpers.course import gradebook, intake, integrity, sandbox, verify, worker
-from dl_helpers.course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
-from dl_helpers.course.notebooks import is_test_cell
-from dl_helpers.course.release import nbgrader_api
+from dl_course import gradebook, intake, integrity, sandbox, verify, worker
+from dl_course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
+from dl_course.notebooks import is_test_cell
+from dl_course.release import nbgrader_api
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class Grader:
         # Workers fork from a server that has imported the grading code once (fast starts,
         # and no threads of this process are copied into them).
         self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(["dl_helpers.course.worker"])
+        self.context.set_forkserver_preload(["dl_course.worker"])
         # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
         threading.Thread(target=_start_forkserver, daemon=True).start()
         code = [c.source for c in source.cells if c.cell_type == "code"]

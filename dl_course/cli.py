@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from dl_helpers.course.layout import CourseError, venv_bin_on_path
+from dl_course.layout import CourseError, venv_bin_on_path
 
 # Student commands first, then instructor commands, in the order --help lists them.
 COMMAND_MODULES = ("validate", "release", "autograde", "feedback", "grades")
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"dl_helpers.course.{name}").register(commands)
+        importlib.import_module(f"dl_course.{name}").register(commands)
     return parser
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 
-from dl_helpers.course import gradebook
-from dl_helpers.course.layout import CourseError
-from dl_helpers.course.release import nbgrader_api
-from dl_helpers.course.verify import NOTE_KEY
+from dl_course import gradebook
+from dl_course.layout import CourseError
+from dl_course.release import nbgrader_api
+from dl_course.verify import NOTE_KEY
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 

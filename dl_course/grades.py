@@ -15,8 +15,8 @@ import csv
 import json
 from pathlib import Path
 
-from dl_helpers.course import gradebook
-from dl_helpers.course.layout import CourseError
+from dl_course import gradebook
+from dl_course.layout import CourseError
 
 
 def grade_rows(db_url: str) -> list[dict]:

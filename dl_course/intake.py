@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from dl_helpers.course.layout import CourseError
+from dl_course.layout import CourseError
 
 DEFAULT_PATTERNS = (
     r"^(?P<student_id>[^_]+)_(?:LATE_)?\d+_(?:\d+_)?(?P<file_id>.+)$",  # Canvas

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from dl_helpers.course.layout import SETUP_TAG
+from dl_course.layout import SETUP_TAG
 
 
 def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:

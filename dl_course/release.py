@@ -23,8 +23,8 @@ from pathlib import Path
 import nbformat
 from traitlets.config import Config
 
-from dl_helpers.course.gradebook import default_db_url
-from dl_helpers.course.layout import (
+from dl_course.gradebook import default_db_url
+from dl_course.layout import (
     EXPECTED_FAILURE_TAG,
     RELEASE_DIR,
     SOURCE_DIR,
@@ -35,7 +35,7 @@ from dl_helpers.course.layout import (
     nbgrader_config,
     venv_bin_on_path,
 )
-from dl_helpers.course.notebooks import is_answer_cell, is_test_cell
+from dl_course.notebooks import is_answer_cell, is_test_cell
 
 STUB_RAISE = "raise NotImplementedError()"
 

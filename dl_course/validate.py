@@ -19,8 +19,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from dl_helpers.course.layout import CourseError
-from dl_helpers.course.notebooks import is_test_cell, nbgrader_meta
+from dl_course.layout import CourseError
+from dl_course.notebooks import is_test_cell, nbgrader_meta
 
 PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN = "passed", "failed", "not attempted", "not run"
 

@@ -58,8 +58,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from dl_helpers.course.layout import SETUP_TAG
-from dl_helpers.course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta
+from dl_course.layout import SETUP_TAG
+from dl_course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta
 
 MARK = "DLGRADER-VALUES"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -571,7 +571,7 @@ def package_dirs(names: tuple[str, ...] | list[str] = BLOCKED_PACKAGES) -> dict[
     this process finds them, and where a kernel would (``python -P`` with the kernel's
     environment: no ``PYTHONPATH``), which can differ (an editable install run from another
     checkout)."""
-    from dl_helpers.course.sandbox import kernel_env
+    from dl_course.sandbox import kernel_env
 
     found: dict[str, list[str]] = {name: [] for name in names}
     for name in names:
@@ -717,7 +717,7 @@ class _Group:
     """One verification kernel: the packages ``blocked`` in it, its cells so far."""
 
     def __init__(self, preamble: str, blocked: list[str], settings: Settings, index: int):
-        from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
+        from dl_course.sandbox import SandboxedKernelManager, prepare_dirs
 
         self.settings = settings
         work = settings.work_dir.with_name(f"{settings.work_dir.name}-{index}")

@@ -56,9 +56,9 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
 from traitlets.config import Config
 
-from dl_helpers.course import integrity, verify
-from dl_helpers.course.layout import SOURCE_DIR, nbgrader_config
-from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs
+from dl_course import integrity, verify
+from dl_course.layout import SOURCE_DIR, nbgrader_config
+from dl_course.sandbox import SandboxedKernelManager, prepare_dirs
 
 PROBE_KEY = "dl_grader_probe"
 TIMING_MARK = "grading phases (s): "

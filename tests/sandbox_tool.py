@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dl_helpers.course.sandbox import bwrap_path
+from dl_course.sandbox import bwrap_path
 
 
 def require_bwrap() -> None:

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 
+from dl_course.layout import assignments
 from dl_helpers import claims
 from dl_helpers.claims import HELD_MARK, TAG_PREFIX, ClaimNotShown, claims_for, load_claims
-from dl_helpers.course.layout import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = assignments(ROOT)

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from dl_helpers.course.layout import assignments
+from dl_course.layout import assignments
 from tests.cpu_capability import (
     CAPABILITIES,
     CELL_TIMEOUT,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from dl_helpers.course.cli import main
-from dl_helpers.course.layout import find_root
+from dl_course.cli import main
+from dl_course.layout import find_root
 from tests.class01.make_class import build
 from tests.sandbox_tool import require_bwrap
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dl_helpers.course.intake import collect, sanitize_student_id
-from dl_helpers.course.layout import CourseError
+from dl_course.intake import collect, sanitize_student_id
+from dl_course.layout import CourseError
 
 NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 A = "00_tiny"

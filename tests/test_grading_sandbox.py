@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from dl_helpers.course.sandbox import SandboxedKernelManager, prepare_dirs, sandbox_uid
+from dl_course.sandbox import SandboxedKernelManager, prepare_dirs, sandbox_uid
 from tests.sandbox_tool import planted_canaries, require_bwrap
 
 
@@ -124,7 +124,7 @@ def test_kernel_is_isolated(tmp_path, secret_dir):
 def test_allow_listed_root_binds_an_environment_below_tmp_after_the_private_tmp():
     # A fresh clone under /tmp has its venv there: bound before `--tmpfs /tmp`, it would be
     # hidden by it (every kernel then fails to start). It must be bound after, read-only.
-    from dl_helpers.course.sandbox import bwrap_args
+    from dl_course.sandbox import bwrap_args
 
     venv = Path("/tmp/clone/.venv")
     args = bwrap_args(

@@ -13,8 +13,8 @@ import zipfile
 import nbformat
 import pytest
 
-from dl_helpers.course.cli import main
-from dl_helpers.course.sandbox import bwrap_path
+from dl_course.cli import main
+from dl_course.sandbox import bwrap_path
 from tests.grading_fixtures import HIDDEN_PROBES, TINY, make_repo
 from tests.sandbox_tool import planted_canaries, require_bwrap
 
@@ -125,7 +125,7 @@ def test_lms_zip_and_failures_do_not_stop_the_batch(course, tmp_path, capsys):
 
 def test_refuses_without_sandbox_tool(course, monkeypatch, capsys):
     _, subs = course
-    monkeypatch.setattr("dl_helpers.course.sandbox.bwrap_path", lambda: None)
+    monkeypatch.setattr("dl_course.sandbox.bwrap_path", lambda: None)
     assert main(["autograde", TINY, str(subs)]) == 2
     assert "--unsafe-no-sandbox" in capsys.readouterr().err
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_ruff_is_clean():
     ruff = Path(sys.executable).parent / "ruff"
-    targets = ["dl_helpers", "tests", "bench", "solutions", "notebooks", "conftest.py"]
+    targets = ["dl_helpers", "dl_course", "tests", "bench", "solutions", "notebooks", "conftest.py"]
     run = subprocess.run(
         [str(ruff), "check", *targets], cwd=ROOT, capture_output=True, text=True, check=False
     )

@@ -28,9 +28,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dl_helpers.course import verify
-from dl_helpers.course.layout import assignments
-from dl_helpers.course.notebooks import plan
+from dl_course import verify
+from dl_course.layout import assignments
+from dl_course.notebooks import plan
 from tests.kernels import Kernel
 
 ROOT = Path(__file__).resolve().parents[1]

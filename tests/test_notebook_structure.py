@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dl_helpers.course.layout import SETUP_TAG, assignments
-from dl_helpers.course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta, plan
+from dl_course.layout import SETUP_TAG, assignments
+from dl_course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = assignments(ROOT)

@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dl_helpers.course.cli import main
-from dl_helpers.course.layout import EXPECTED_FAILURE_TAG, assignments
-from dl_helpers.course.notebooks import is_answer_cell, is_test_cell
-from dl_helpers.course.release import stale_files, tag_expected_failures
+from dl_course.cli import main
+from dl_course.layout import EXPECTED_FAILURE_TAG, assignments
+from dl_course.notebooks import is_answer_cell, is_test_cell
+from dl_course.release import stale_files, tag_expected_failures
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = assignments(ROOT)

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dl_helpers.course.cli import main
+from dl_course.cli import main
 
 ANSWER = {"solution": True, "grade": False, "locked": False, "schema_version": 3}
 TEST = {"solution": False, "grade": True, "locked": True, "schema_version": 3}

@@ -26,15 +26,15 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
-from dl_helpers.course.layout import Assignment, find_root
-from dl_helpers.course.notebooks import (
+from dl_course.layout import Assignment, find_root
+from dl_course.notebooks import (
     SETUP_TAG,
     is_answer_cell,
     is_test_cell,
     nbgrader_meta,
     plan,
 )
-from dl_helpers.course.release import release
+from dl_course.release import release
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
