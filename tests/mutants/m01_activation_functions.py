@@ -6,12 +6,12 @@ runs the setup cell and every solution answer in one kernel, then for each mutan
 source followed by the exercise's test cells (hidden tests included), and requires at least
 one of those test cells to fail; the solution is restored before the next mutant.
 
-Mutants marked "(hidden)" are caught only by the hidden tests (a student's visible tests
-pass, the autograder does not): the three forbidden-call mutants, every
-``output_activation`` mutant (its visible test checks keys and allowed values only), and
-the sigmoid left-tail, dead-unit threshold, positional-``alpha`` and PReLU slope-above-1
-mutants. All others already fail a visible test; in-place mutation is caught visibly because
-``checks.run_cases`` checks every case with ``assert_not_mutated``.
+Every mutant of a function exercise fails a *visible* test (the course rule: each property
+a hidden test checks is stated in the exercise and probed by a visible case), so a student
+sees the failure before submitting; comments say which visible case catches the subtle
+ones. Only the choice exercises (``output_activation`` and the interpretation questions)
+are checked hidden: their visible test checks the form of the answer, since showing the
+answer would give it away, and the exercise text says so.
 
 Every mutant is also caught by the grader's own comparison of values outside the kernel
 (each test cell's ``graded_values``; see ``tests/test_mutants.py``). The forbidden-call
@@ -46,13 +46,13 @@ def sigmoid(x):
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
 '''),
-    # (hidden) the forbidden-call check is in the hidden tests
+    # the visible test reads the function's code (assert_no_forbidden_calls)
     ("calls torch.sigmoid", '''
 def sigmoid(x):
     x = np.asarray(x)
     return torch.sigmoid(torch.from_numpy(np.array(x))).numpy()
 '''),
-    # (hidden) the forbidden-call check is in the hidden tests
+    # the visible test reads the function's code (assert_no_forbidden_calls)
     ("calls scipy's expit", '''
 def sigmoid(x):
     from scipy.special import expit
@@ -72,20 +72,20 @@ def sigmoid(x):
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), 1 / (1 + 1 / z) + z)
 '''),
-    # (hidden) sigmoid(-40) = 4.2e-18 comes out as 0: the left-tail relative check
+    # sigmoid(-40) = 4.2e-18 comes out as 0: the visible left-tail case (atol=0)
     ("1 - sigmoid(-x) for negatives (the left tail cancels to 0)", '''
 def sigmoid(x):
     x = np.asarray(x)
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), 1 - 1 / (1 + z))
 '''),
-    # (hidden) no overflow even in float32, but sigmoid(-100) becomes sigmoid(-88)
+    # no overflow even in float32, but sigmoid(-100) becomes sigmoid(-88): visible tail case
     ("clips x to [-88, 88], then the naive formula", '''
 def sigmoid(x):
     x = np.clip(np.asarray(x), -88, 88)
     return 1 / (1 + np.exp(-x))
 '''),
-    # (hidden) the left tail cancels to 0, as with 1 - sigmoid(-x)
+    # the left tail cancels to 0, as with 1 - sigmoid(-x): visible tail case
     ("0.5 * (1 + tanh(x / 2))", '''
 def sigmoid(x):
     return 0.5 * (1 + np.tanh(np.asarray(x) / 2))
@@ -218,7 +218,7 @@ def relu(x):
 def relu(x):
     return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
 ''' + _RELU_GRAD_OK),
-    # (hidden) the forbidden-call check is in the hidden tests
+    # the visible test reads the function's code (assert_no_forbidden_calls)
     ("calls torch.relu", '''
 def relu(x):
     return torch.relu(torch.from_numpy(np.array(x))).numpy()
@@ -331,20 +331,24 @@ def dead_fraction(h):
 def dead_fraction(h):
     return float(np.mean(np.all(np.asarray(h) < 0, axis=0)))
 '''),
-    # (hidden) a unit whose only activation is 1e-9 is alive
+    # a unit whose only activation is 1e-9 is alive: the visible weak-units case
     ("np.isclose(h, 0) instead of exactly 0", '''
 def dead_fraction(h):
     return float(np.mean(np.all(np.isclose(np.asarray(h), 0), axis=0)))
 '''),
-    # (hidden) a unit whose only activation is 1e-9 is alive
+    # a unit whose only activation is 1e-9 is alive: the visible weak-units case
     ("a threshold h < 1e-6 instead of exactly 0", '''
 def dead_fraction(h):
     return float(np.mean(np.all(np.asarray(h) < 1e-6, axis=0)))
 '''),
-    # (hidden) a unit that fires 0.01 once in 20 inputs is alive
+    # a unit that fires only weakly is alive: the visible weak-units case
     ("a small mean activation counted as dead", '''
 def dead_fraction(h):
     return float(np.mean(np.asarray(h).mean(axis=0) < 1e-3))
+'''),
+    ("returns a 0-d array, not a float", '''
+def dead_fraction(h):
+    return np.asarray(np.mean(np.all(np.asarray(h) == 0, axis=0)))
 '''),
 ]
 
@@ -396,7 +400,7 @@ def leaky_relu(x, alpha=0.01):
     x[x < 0] *= alpha
     return x
 ''' + _LEAKY_GRAD_OK),
-    # (hidden) the hidden test calls leaky_relu_grad(x, 0.5) with alpha by position
+    # the visible case leaky_relu_grad(x, 0.5) passes alpha by position
     ("leaky_relu_grad takes alpha as keyword-only", _LEAKY_OK + '''
 
 def leaky_relu_grad(x, *, alpha=0.01):
@@ -414,6 +418,12 @@ def prelu(x, a):
 '''
 
 _PRELU = [
+    ("prelu_grad: dy_dx in the slope's dtype (float64 for float32 x)", _PRELU_OK + '''
+def prelu_grad(x, a):
+    x = np.asarray(x)
+    positive = x > 0
+    return np.where(positive, 1.0, a), np.where(positive, 0.0, x)
+'''),
     ("dy_da with the wrong sign", _PRELU_OK + '''
 
 def prelu_grad(x, a):
@@ -471,7 +481,7 @@ def prelu_grad(x, a):
     dy_dx = np.where(x > 0, np.ones_like(x), a)
     return dy_dx, np.where(x > 0, np.zeros_like(x), x)
 '''),
-    # (hidden) max(x, a * x) is PReLU only for a <= 1; a learned slope may exceed 1
+    # max(x, a * x) is PReLU only for a <= 1: the visible case a = 1.5
     ("np.maximum(x, a * x) (wrong for slopes above 1)", '''
 def prelu(x, a):
     x = np.asarray(x)
@@ -587,7 +597,7 @@ def _choice(output_changes: dict, stage_changes: dict) -> str:
     return f"OUTPUT_ACTIVATION = {output!r}\nSTAGE_ACTIVATION = {stage!r}\n"
 
 
-# All caught only by the hidden test: the visible test checks keys and allowed values.
+# A choice exercise: caught by the hidden test (the visible one checks keys and allowed values).
 _OUTPUT = [
     ("softmax for multi-label classification",
      _choice({"multi-label classification": "softmax"}, {})),
@@ -600,6 +610,7 @@ _OUTPUT = [
     ("softmax in a hidden layer", _choice({}, {"hidden layer of a CNN or MLP": "softmax"})),
     ("sigmoid for attention weights", _choice({"attention weights": "sigmoid"}, {})),
 ]
+
 
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     "sigmoid": _SIGMOID,
