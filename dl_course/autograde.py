@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
-import json
 import multiprocessing
 import os
 import secrets
@@ -47,18 +47,11 @@ from pathlib import Path
 import nbformat
 
 from dl_course import gradebook, intake, integrity, sandbox, verify, worker
+from dl_course.cli import add_course_options
+from dl_course.jobs import Job, Limits, TamperPlan, VerifyPlan, WorkerResult
 from dl_course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
+from dl_course.nbgrader_api import nbgrader_api, require_success
 from dl_course.notebooks import is_test_cell
-from dl_course.release import nbgrader_api
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits."""
-
-    timeout: int = 300  # wall clock for the whole submission (s)
-    cell_timeout: int = 30  # one cell (s)
-    memory_mb: int = 2048  # address space of each kernel process
 
 
 @dataclass
@@ -92,11 +85,7 @@ def define_assignment(assignment: Assignment, course_dir: Path, db_url: str) -> 
         shutil.rmtree(target)
     shutil.copytree(assignment.source_dir, target)
     result = nbgrader_api(course_dir, db_url=db_url).generate_assignment(assignment.name)
-    if not result["success"]:
-        raise CourseError(
-            f"nbgrader could not define {assignment.name} in {course_dir}:\n"
-            f"{result.get('log', '')}{result.get('error', '')}"
-        )
+    require_success(result, f"define {assignment.name} in {course_dir}")
 
 
 def _digest(*paths: Path) -> str:
@@ -107,7 +96,9 @@ def _digest(*paths: Path) -> str:
 
 
 class Grader:
-    """One autograde run of one assignment (see the module docstring)."""
+    """One autograde run of one assignment (see the module docstring). ``Grader.open``
+    reads the source and makes the run's scratch folder; ``__init__`` only derives the run's
+    plan from them (no I/O)."""
 
     def __init__(
         self,
@@ -116,7 +107,10 @@ class Grader:
         db_url: str,
         limits: Limits,
         *,
+        source: nbformat.NotebookNode,
+        scratch: Path,
         masked: list[Path],
+        packages: dict[str, list[str]],
         unsafe: bool = False,
     ) -> None:
         self.assignment = assignment
@@ -124,42 +118,65 @@ class Grader:
         self.db_url = db_url
         self.limits = limits
         self.unsafe = unsafe
-        source = nbformat.read(assignment.source_notebook, as_version=4)
-        try:  # before anything is created: a notebook without graded_values cannot be graded
+        self.source = source
+        try:  # a notebook without graded_values cannot be graded
             self.probes = verify.extract_probes(source)
         except verify.ProbeError as error:
             raise CourseError(f"{assignment.name}: {error} (see CONTRIBUTING.md)") from None
-        self.scratch = Path(tempfile.mkdtemp(prefix="dl-course-grade-"))
-        self.masked = [*masked, self.scratch]
+        self.scratch = scratch
+        self.masked = [*masked, scratch]
         # Workers fork from a server that has imported the grading code once (fast starts,
         # and no threads of this process are copied into them).
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(["dl_course.worker"])
-        # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
-        threading.Thread(target=_start_forkserver, daemon=True).start()
         code = [c.source for c in source.cells if c.cell_type == "code"]
-        self.aliases, modules = integrity.notebook_imports(code)
+        aliases, modules = integrity.notebook_imports(code)
         always = integrity.trusted_origins(list(integrity.ALWAYS_WATCHED))
         present = [m for m, origin in always.items() if origin or m == "builtins"]
-        self.modules = sorted(set(modules) | set(present))
-        self.origins = integrity.trusted_origins(self.modules)
+        watched = sorted(set(modules) | set(present))
+        self.tamper = TamperPlan(watched, aliases, integrity.trusted_origins(watched))
         self.test_ids = [
             c.metadata["nbgrader"]["grade_id"] for c in source.cells if is_test_cell(c)
         ]
         self.answer_ids = verify.answer_ids(source)
         self.preamble = verify.setup_preamble(source)
-        self.source = source
         # The secret of this run: the probes' inputs derive from it. It lives in this process
         # and in job files in the scratch folder, which every sandbox masks.
         self.seed = secrets.randbits(128)
-        self.blocker = self.scratch / "blocker" / "__init__.py"
-        self.blocker.parent.mkdir()
-        self.blocker.write_text(verify.BLOCKER_SOURCE)
-        self.blocker.chmod(0o644)
-        self.expected = self.scratch / "expected.json"
-        self.packages = verify.package_dirs(verify.BLOCKED_PACKAGES)  # blocked when verifying
+        self.blocker = scratch / "blocker" / "__init__.py"
+        self.expected = scratch / "expected.json"
+        self.packages = packages  # blocked when verifying
         self._expected_run: ThreadPoolExecutor | None = None
         self._expected_done = None
+
+    @classmethod
+    def open(
+        cls,
+        assignment: Assignment,
+        course_dir: Path,
+        db_url: str,
+        limits: Limits,
+        *,
+        masked: list[Path],
+        unsafe: bool = False,
+    ) -> Grader:
+        """A grader for ``assignment``: its source read, a private scratch folder made (with
+        the blocker of the verification runs), the forkserver starting. ``close`` it."""
+        source = nbformat.read(assignment.source_notebook, as_version=4)
+        packages = verify.package_dirs(verify.BLOCKED_PACKAGES)
+        scratch = Path(tempfile.mkdtemp(prefix="dl-course-grade-"))
+        try:
+            grader = cls(assignment, course_dir, db_url, limits, source=source, scratch=scratch,
+                         masked=masked, packages=packages, unsafe=unsafe)  # fmt: skip
+        except CourseError:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        grader.blocker.parent.mkdir()
+        grader.blocker.write_text(verify.BLOCKER_SOURCE)
+        grader.blocker.chmod(0o644)
+        # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
+        threading.Thread(target=_start_forkserver, daemon=True).start()
+        return grader
 
     def close(self) -> None:
         if self._expected_run is not None:
@@ -242,44 +259,40 @@ class Grader:
         partial.write_text(verify.encode_outcomes(outcomes))
         partial.replace(self.expected)  # whole or absent, for the workers that wait for it
 
-    def job(self, sub: intake.Submission, index: int) -> dict:
-        """The worker's job description for submission ``sub``."""
+    def job(self, sub: intake.Submission, index: int) -> Job:
+        """The worker's job for submission ``sub`` (its folders made in the scratch folder)."""
         root = self.scratch / f"job{index:04d}"
         (root / "out").mkdir(parents=True)
-        return {
-            "assignment": self.assignment.name,
-            "student_id": sub.student_id,
-            "notebook": str(sub.notebook),
-            "timestamp": sub.timestamp.isoformat(),
-            "template": str(self.template),
-            "work_root": str(root / "run"),
-            "out_dir": str(root / "out"),
-            "result_path": str(root / "result.json"),
-            "cell_timeout": self.limits.cell_timeout,
-            "cpu_seconds": self.limits.timeout,
-            "memory_mb": self.limits.memory_mb,
-            "masked": [str(p) for p in self.masked],
-            "unsafe": self.unsafe,
-            "probe_modules": self.modules,
-            "probe_aliases": self.aliases,
-            "origins": self.origins,
-            "test_ids": self.test_ids,
-            "verify": {
-                "seed": self.seed,
-                "nonce": secrets.token_hex(16),
-                "expected": str(self.expected),
-                "probes": [p.to_dict() for p in self.probes.values()],
-                "answer_ids": self.answer_ids,
-                "preamble": self.preamble,
-                "blocker": str(self.blocker),
-                "packages": self.packages,
-            },
-        }
+        return Job(
+            assignment=self.assignment.name,
+            student_id=sub.student_id,
+            notebook=str(sub.notebook),
+            timestamp=sub.timestamp.isoformat(),
+            template=str(self.template),
+            work_root=str(root / "run"),
+            out_dir=str(root / "out"),
+            result_path=str(root / "result.json"),
+            limits=self.limits,
+            masked=[str(p) for p in self.masked],
+            unsafe=self.unsafe,
+            test_ids=self.test_ids,
+            tamper=self.tamper,
+            verify=VerifyPlan(
+                seed=self.seed,
+                nonce=secrets.token_hex(16),
+                expected=str(self.expected),
+                probes=list(self.probes.values()),
+                answer_ids=self.answer_ids,
+                preamble=self.preamble,
+                blocker=str(self.blocker),
+                packages=self.packages,
+            ),
+        )
 
-    def run_worker(self, job: dict, log_path: Path) -> dict:
+    def run_worker(self, job: Job, log_path: Path) -> WorkerResult:
         """Run one worker process; kill its process group after the time limit."""
-        job_path = Path(job["result_path"]).with_name("job.json")
-        job_path.write_text(json.dumps({**job, "queued_at": time.time()}))
+        job_path = Path(job.result_path).with_name("job.json")
+        job_path.write_text(dataclasses.replace(job, queued_at=time.time()).to_json())
         log_path.parent.mkdir(parents=True, exist_ok=True)
         proc = self.context.Process(target=worker.run_job, args=(str(job_path), str(log_path)))
         proc.start()
@@ -288,28 +301,34 @@ class Grader:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.join()
-            return _failure(f"time limit of {self.limits.timeout} s for the submission exceeded")
-        result_path = Path(job["result_path"])
+            return WorkerResult.failure(
+                f"time limit of {self.limits.timeout} s for the submission exceeded"
+            )
+        result_path = Path(job.result_path)
         if not result_path.exists():
-            return _failure(f"the grader crashed (exit status {proc.exitcode}); see {log_path}")
-        return json.loads(result_path.read_text())
+            return WorkerResult.failure(
+                f"the grader crashed (exit status {proc.exitcode}); see {log_path}"
+            )
+        return WorkerResult.from_json(result_path.read_text())
 
-    def status_of(self, sub: intake.Submission, result: dict, digest: str | None) -> tuple:
+    def status_of(
+        self, sub: intake.Submission, result: WorkerResult, digest: str | None
+    ) -> tuple[gradebook.Status, dict[str, float]]:
         """The status to record and the scores that go with it: each test cell's in-kernel
         score if the grader verified its values, else 0 (``verify.apply``). Flags (tampering
         probes, the static scan, withheld points) mark the submission for review only."""
-        scores, notes = verify.apply(result["scores"], result.get("verified", {}))
-        flags = tuple(sub.flags) + tuple(result["flags"])
+        scores, notes = verify.apply(result.scores, result.verified)
+        flags = tuple(sub.flags) + tuple(result.flags)
         if notes:
             flags += (
                 f"values not verified: {len(notes)} test cell(s) passed in the kernel but not "
                 f"the grader's check of their values ({', '.join(notes)})",
             )
-        if result["tampering"]:
-            flags = ("tampering detected: " + "; ".join(result["tampering"]),) + flags
+        if result.tampering:
+            flags = ("tampering detected: " + "; ".join(result.tampering),) + flags
         note_items = tuple(notes.items())
-        if result["failed"]:
-            status = gradebook.Status("failed", result["failed"], flags, sub.timestamp, digest,
+        if result.failed:
+            status = gradebook.Status("failed", result.failed, flags, sub.timestamp, digest,
                                       note_items)  # fmt: skip
         elif flags:
             status = gradebook.Status("flagged", None, flags, sub.timestamp, digest, note_items)
@@ -317,11 +336,13 @@ class Grader:
             status = gradebook.Status("graded", None, (), sub.timestamp, digest, note_items)
         return status, scores
 
-    def store(self, sub: intake.Submission, result: dict, status: gradebook.Status, scores) -> None:
+    def store(
+        self, sub: intake.Submission, result: WorkerResult, status: gradebook.Status, scores
+    ) -> None:
         """Record a result: gradebook rows, and the submitted and graded notebooks."""
         gradebook.record(self.db_url, self.assignment.name, sub.student_id, status, scores)
         name = f"{self.assignment.name}.ipynb"
-        for step, path in (("submitted", sub.notebook), ("autograded", result["autograded"])):
+        for step, path in (("submitted", sub.notebook), ("autograded", result.autograded)):
             folder = self.course_dir / step / sub.student_id / self.assignment.name
             if folder.exists():
                 shutil.rmtree(folder)
@@ -338,14 +359,11 @@ def _start_forkserver() -> None:
         forkserver.ensure_running()
 
 
-def _failure(reason: str | None) -> dict:
-    """A worker result for a submission that produced nothing gradable."""
-    return {"failed": reason, "scores": {}, "flags": [], "tampering": [], "verified": {},
-            "autograded": None}  # fmt: skip
-
-
-def _should_grade(sub, previous: gradebook.Status | None, digest: str | None) -> str | None:
-    """Why ``sub`` is skipped (``None``: grade it)."""
+def skip_reason(
+    sub: intake.Submission, previous: gradebook.Status | None, digest: str | None
+) -> str | None:
+    """Why ``sub`` is not graded again (``None``: grade it): its content is the one already
+    graded (same ``digest``), or it is older than the submission already graded."""
     if previous is None:
         return None
     if digest is not None and previous.digest == digest:
@@ -375,7 +393,7 @@ def autograde(
     db_url = db_url or gradebook.default_db_url(course_dir)
     root = assignment.root
     masked = [course_dir, submissions.resolve(), root / SOURCE_DIR, root / "tests", root / ".git"]
-    grader = Grader(
+    grader = Grader.open(
         assignment, course_dir, db_url, limits or Limits(), masked=masked, unsafe=unsafe
     )
     summary = Summary()
@@ -397,7 +415,7 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
     pending = []
     for index, sub in enumerate(subs):
         digest = _digest(source, sub.notebook) if sub.notebook else None
-        skip = _should_grade(sub, previous.get((sub.student_id, grader.assignment.name)), digest)
+        skip = skip_reason(sub, previous.get((sub.student_id, grader.assignment.name)), digest)
         if skip:
             summary.unchanged.append(f"{sub.student_id} ({skip})")
         else:
@@ -407,7 +425,7 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
 
     def grade_one(sub, index):
         if sub.notebook is None:
-            return _failure(sub.problem)
+            return WorkerResult.failure(sub.problem)
         return grader.run_worker(grader.job(sub, index), logs / f"{sub.student_id}.log")
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -470,7 +488,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "submissions",
         help="folder with one folder per student, a zip of that, or an LMS export zip",
     )
-    gradebook.add_course_options(parser)
+    add_course_options(parser)
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
     parser.add_argument(
         "--timeout", type=int, default=300, help="seconds allowed per submission (300)"

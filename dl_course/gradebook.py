@@ -12,7 +12,6 @@ failed or flagged submission's grades are marked ``needs_manual_grade`` in nbgra
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from dataclasses import dataclass
@@ -39,13 +38,6 @@ STATUS_TABLE = sa.Table(
 def default_db_url(course_dir: Path) -> str:
     """SQLite in the course folder."""
     return f"sqlite:///{course_dir.resolve() / 'gradebook.db'}"
-
-
-def add_course_options(parser: argparse.ArgumentParser) -> None:
-    """``--course-dir`` and ``--db``, shared by every instructor command that reads or
-    writes the gradebook."""
-    parser.add_argument("--course-dir", default="course", help="course working folder (./course)")
-    parser.add_argument("--db", help="gradebook SQLAlchemy URL (SQLite in the course folder)")
 
 
 @dataclass(frozen=True)
