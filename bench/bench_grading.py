@@ -36,8 +36,8 @@ from nbclient import NotebookClient
 
 from dl_course.autograde import Grader, Limits, autograde
 from dl_course.layout import assignments, find_root
+from dl_course.phases import TIMING_MARK
 from dl_course.release import release
-from dl_course.worker import TIMING_MARK
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.class01.make_class import ClassBuilder  # noqa: E402
@@ -80,7 +80,7 @@ def logged_phases(course: Path) -> dict[str, float]:
 def expected_seconds(assignment, course: Path) -> float:
     """Wall time of computing the expected values (one verification kernel on the solution),
     which every autograde run does once before its first comparison."""
-    grader = Grader(assignment, course, "sqlite://", Limits(), masked=[course])
+    grader = Grader.open(assignment, course, "sqlite://", Limits(), masked=[course])
     try:
         start = time.perf_counter()
         grader.compute_expected()

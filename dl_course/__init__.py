@@ -1,20 +1,53 @@
-"""The course command line, ``dl-course``, and the tools behind it.
+"""The grading tools and the ``dl-course`` command line (instructors, CI; students only run
+``dl-course validate``). Notebooks import ``dl_helpers``, never this package; a submission's
+kernel cannot even see it (``sandbox``).
 
-Modules (one job each):
+Words: the *repository* holds ``solutions/`` and ``notebooks/`` (``layout``); a *course
+folder* is an nbgrader course directory the grader works in (``./course`` by default, with
+the gradebook, ``autograded/``, ``feedback/``, ``logs/``; the assignment *template* is a
+private one per assignment).
 
-- ``cli``       -- the argparse entry point that dispatches to the command modules
-- ``layout``    -- where things live (solutions/, notebooks/), nbgrader configuration
-- ``notebooks`` -- reading nbgrader cell metadata: exercises, answer cells, test cells
-- ``release``   -- ``release`` and ``check-release`` (solutions/ -> notebooks/)
-- ``validate``  -- ``validate``: what a student runs before submitting
-- ``labsetup``  -- JupyterLab settings applied by ``make``
-- ``intake``    -- reading a class's submissions (folder, zip, LMS zip)
-- ``sandbox``   -- the bubblewrap-sandboxed, resource-limited kernel
-- ``integrity`` -- static scan and run-time probes against tampering (flags for review)
-- ``verify``    -- the grader's own check of each test cell's values, outside the kernel
-- ``worker``    -- grading one submission in its own process
-- ``gradebook`` -- the main gradebook and grading statuses (written by the parent only)
-- ``autograde`` -- ``autograde``: a whole class, in parallel
-- ``feedback``  -- ``feedback``: one HTML file per student, hidden tests stripped
-- ``grades``    -- ``grades``: the grade table as text, CSV or JSON
+The path a submission takes through ``dl-course autograde`` (parent process unless noted)::
+
+    intake        collect: a folder, a zip, an LMS export -> Submission (id, notebook, flags)
+      |
+    autograde     skip_reason: content already graded, or older than the graded one
+      |           Grader: the run's plan (probes, secret seed, expected values, template)
+      |
+      +-> worker  (own process, one per submission; ``jobs.Job`` in, ``jobs.WorkerResult`` out)
+      |     |       nbgrader Autograde in a private copy of the template, with
+      |     |       ``preprocessors``: GuardedExecute runs the kernel in the ``sandbox``,
+      |     |       with ``integrity`` probes (``kernel_code.tamper_probe``) around the cells
+      |     +-- verify: a second sandboxed kernel without the reference packages runs the
+      |             answers and ``kernel_code.values_probe`` on secret inputs; the values are
+      |             compared outside the kernel
+      |
+    autograde     status_of: points kept only where verified; failed / flagged / graded
+      |
+    gradebook     record: scores and status (only the parent writes)
+      |
+    feedback      one HTML per student (hidden tests stripped); ``grades``: table, CSV, JSON
+
+Modules:
+
+- ``cli``          -- ``dl-course``: dispatches to the command modules; shared options
+- ``layout``       -- where things live in the repository; ``CourseError``
+- ``notebooks``    -- nbgrader cell metadata: answer cells, test cells, hidden-test markers
+- ``nbgrader_api`` -- nbgrader's configuration for this layout, its API, its failures
+- ``preprocessors``-- this course's nbgrader preprocessors (grading and feedback)
+- ``release``      -- ``release`` and ``check-release`` (solutions/ -> notebooks/)
+- ``validate``     -- ``validate``: what a student runs before submitting
+- ``labsetup``     -- JupyterLab settings applied by ``make``
+- ``intake``       -- reading a class's submissions (folder, zip, LMS zip)
+- ``autograde``    -- ``autograde``: the run (Grader), skipping, statuses, storing results
+- ``jobs``         -- the typed hand-offs: Job, the probe plans, ExecutionReport, WorkerResult
+- ``worker``       -- grading one submission in its own process
+- ``phases``       -- seconds per grading phase (logs, ``bench/bench_grading.py``)
+- ``sandbox``      -- the bubblewrap-sandboxed, resource-limited kernel
+- ``integrity``    -- static scan and run-time probes against tampering (flags for review)
+- ``verify``       -- the grader's own check of each test cell's values, outside the kernel
+- ``kernel_code``  -- the code sent into kernels (probes), as real modules
+- ``gradebook``    -- the main gradebook and grading statuses (written by the parent only)
+- ``feedback``     -- ``feedback``: one HTML file per student, hidden tests stripped
+- ``grades``       -- ``grades``: the grade table as text, CSV or JSON
 """

@@ -17,6 +17,17 @@ from dl_course.layout import CourseError, venv_bin_on_path
 COMMAND_MODULES = ("validate", "release", "autograde", "feedback", "grades")
 
 
+def add_course_options(parser: argparse.ArgumentParser) -> None:
+    """``--course-dir`` and ``--db``, shared by every instructor command that reads or
+    writes the gradebook."""
+    parser.add_argument("--course-dir", default="course", help="course working folder (./course)")
+    parser.add_argument(
+        "--db",
+        help="gradebook SQLAlchemy URL (default: SQLite in the course folder); "
+        "postgresql://user@host/db for graders on several machines",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dl-course",

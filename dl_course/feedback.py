@@ -2,16 +2,9 @@
 
 nbgrader's ``GenerateFeedback`` renders ``course/autograded/<student>/<assignment>/`` into
 ``course/feedback/<student>/<assignment>/<notebook>.html``. Its default shows hidden tests;
-ours runs, in order:
-
-- ``ScrubHiddenTracebacks``: in test cells with hidden tests, a traceback would quote the
-  failing hidden line, so error outputs keep only ``Error: message`` (the message is written
-  for students);
-- ``ClearHiddenTests``: removes the hidden-test source;
-- ``GetGrades`` and ``ScoreTable``: the scores, and a table of points per test at the top
-  (with the grader's note where it withheld a test's points: its own check of the values
-  disagreed);
-- ``CSSHTMLHeaderPreprocessor``: nbgrader's styling.
+ours runs ``preprocessors.feedback_steps()``: tracebacks of cells with hidden tests reduced to
+``Error: message``, the hidden tests removed, and a table of points per test at the top (with
+the grader's note where it withheld a test's points), in nbgrader's styling.
 """
 
 from __future__ import annotations
@@ -19,61 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import nbformat
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
-
 from dl_course import gradebook
+from dl_course.cli import add_course_options
 from dl_course.layout import CourseError
-from dl_course.release import nbgrader_api
-from dl_course.verify import NOTE_KEY
-
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-class ScrubHiddenTracebacks(NbGraderPreprocessor):
-    """Reduce error outputs of cells with hidden tests to ``ename: evalue``."""
-
-    def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type == "code" and HIDDEN_BEGIN in cell.source:
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
-        return cell, resources
-
-
-def _cell_text(text: str) -> str:
-    """``text`` safe inside a markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
-
-
-class ScoreTable(NbGraderPreprocessor):
-    """Insert a markdown table of points per autograded test at the top of the notebook."""
-
-    def preprocess(self, nb, resources):
-        rows = [
-            (c.metadata.nbgrader["grade_id"], c.metadata.nbgrader.get("score"),
-             c.metadata.nbgrader.get("points"), c.metadata.get(NOTE_KEY, ""))
-            for c in nb.cells
-            if _is_test_cell(c)
-        ]  # fmt: skip
-        total = resources.get("nbgrader", {})
-        lines = [
-            f"## Your score: {total.get('score', 0):g} / {total.get('max_score', 0):g}",
-            "",
-            "| test | points | out of | note |",
-            "| --- | ---: | ---: | --- |",
-        ]
-        lines += [
-            f"| `{gid}` | {score or 0:g} | {points or 0:g} | {_cell_text(note)} |"
-            for gid, score, points, note in rows
-        ]
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
-        return nb, resources
+from dl_course.nbgrader_api import nbgrader_api, require_success
+from dl_course.preprocessors import feedback_steps
 
 
 def generate_feedback(assignment: str, course_dir: Path, db_url: str | None = None) -> list[Path]:
@@ -81,25 +24,15 @@ def generate_feedback(assignment: str, course_dir: Path, db_url: str | None = No
 
     Raises ``CourseError`` with nbgrader's log when generation fails.
     """
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-
     course_dir = course_dir.resolve()
-    preprocessors = [
-        ScrubHiddenTracebacks, ClearHiddenTests, GetGrades, ScoreTable, CSSHTMLHeaderPreprocessor,
-    ]  # fmt: skip
     api = nbgrader_api(
         course_dir,
         db_url=db_url or gradebook.default_db_url(course_dir),
-        extra={"GenerateFeedback": {"preprocessors": preprocessors}},
+        extra={"GenerateFeedback": {"preprocessors": feedback_steps()}},
     )
     if not any((course_dir / "autograded").glob(f"*/{assignment}")):
         raise CourseError(f"nothing graded for {assignment} in {course_dir}: run autograde first")
-    result = api.generate_feedback(assignment, force=True)
-    if not result["success"]:
-        raise CourseError(
-            f"nbgrader could not generate feedback:\n{result.get('log', '')}"
-            f"{result.get('error', '')}"
-        )
+    require_success(api.generate_feedback(assignment, force=True), "generate feedback")
     return sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
 
 
@@ -116,5 +49,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("assignment", help="assignment name, e.g. 01_activation_functions")
-    gradebook.add_course_options(parser)
+    add_course_options(parser)
     parser.set_defaults(func=_run)

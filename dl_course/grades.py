@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from dl_course import gradebook
+from dl_course.cli import add_course_options
 from dl_course.layout import CourseError
 
 
@@ -89,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "grades", help="print or export the grade table (instructors)", description=__doc__
     )
-    gradebook.add_course_options(parser)
+    add_course_options(parser)
     parser.add_argument("--csv", metavar="FILE", help="write the table as CSV to FILE")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     parser.set_defaults(func=_run)

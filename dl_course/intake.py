@@ -57,7 +57,6 @@ class Submission:
     problem: str | None
     timestamp: datetime
     flags: tuple[str, ...] = ()
-    source: str = ""  # where it came from, for messages
 
 
 @dataclass
@@ -138,9 +137,7 @@ def _from_folder(folder: Path, student_id: str, assignment: str) -> Submission:
         problem = f"no notebook submitted (expected {expected})"
     if notebook is not None and notebook.is_symlink():
         notebook, problem = None, f"{notebook.name} is a symbolic link, not a file"
-    return Submission(
-        student_id, notebook, problem, _timestamp_of(folder, notebook), tuple(flags), str(folder)
-    )
+    return Submission(student_id, notebook, problem, _timestamp_of(folder, notebook), tuple(flags))
 
 
 def _student_id(name: str, patterns: list[re.Pattern]) -> str:
@@ -281,15 +278,13 @@ def _collect_lms(
         if student_id not in newest:
             problem = f"no notebook submitted (only {', '.join(extras[student_id])})"
             intake.submissions.append(
-                Submission(student_id, None, problem, datetime.now(UTC), flags, student_id)
+                Submission(student_id, None, problem, datetime.now(UTC), flags)
             )
             continue
         stamp, info = newest[student_id]
         folder = dest / student_id
         notebook = _extract_as(archive, info, folder / f"{assignment}.ipynb")
-        intake.submissions.append(
-            Submission(student_id, notebook, None, stamp, flags, info.filename)
-        )
+        intake.submissions.append(Submission(student_id, notebook, None, stamp, flags))
     return intake
 
 

@@ -6,15 +6,19 @@ Two checks, both run by the trusted grader:
   ``sys.excepthook``, assigning to attributes of numpy/dl_helpers, hooking IPython's cell
   execution, or touching the gradebook or ``solutions/``. A hit only *flags* the submission
   for review (score kept): such text can be innocent.
-- **Runtime probes** (``probe_source``): trusted cells the grader runs in the submission's
-  kernel -- one before any student code (the baseline) and one after every test cell. Each
-  prints one ``DLGRADER-PROBE`` JSON line: identities of the callables of the watched modules
-  (numpy, the dl_helpers modules the notebook imports, builtins), where those modules were
-  loaded from, the notebook's module aliases (``np`` must still be numpy), exception hooks,
-  IPython's input/AST transformers and shell overrides, ``dl_helpers.checks.tampering_report()``
-  when it exists. The outputs are captured outside the sandbox by the executor, so a later
-  cell cannot rewrite them. ``compare_probes`` turns differences into reasons; a non-empty
-  runtime report zeroes the whole submission (status ``flagged``).
+- **Runtime probes** (``probe_source``, the code of ``kernel_code.tamper_probe``): trusted
+  cells the grader runs in the submission's kernel -- one before any student code (the
+  baseline) and one after every test cell. Each prints one ``DLGRADER-PROBE`` JSON line:
+  identities of the callables of the watched modules (numpy, the dl_helpers modules the
+  notebook imports, builtins), where those modules were loaded from, the notebook's module
+  aliases (``np`` must still be numpy), exception hooks, IPython's input/AST transformers and
+  shell overrides, and ``dl_helpers.checks.tampering_report()``. The outputs are captured
+  outside the sandbox by the executor, so a later cell cannot rewrite them.
+  ``compare_probes`` turns differences into reasons, which flag the submission for review.
+
+Neither check decides points: those come from the grader's own check of the values outside
+the kernel (``verify``), which a tampered kernel cannot pass without the right values. The
+flags tell a human where a submission tried.
 
 Limit: student code owns its kernel, so a determined student can in principle forge a
 probe's output by taking over IPython itself; the static scan and the probes together make
@@ -27,6 +31,9 @@ import ast
 import importlib.util
 import json
 import re
+
+from dl_course.kernel_code import call_cell
+from dl_course.kernel_code.tamper_probe import __dlgrader_probe
 
 PROBE_MARK = "DLGRADER-PROBE "
 WATCHED_ROOTS = ("numpy", "dl_helpers")
@@ -112,67 +119,10 @@ def trusted_origins(modules: list[str]) -> dict[str, str | None]:
     return origins
 
 
-_PROBE_TEMPLATE = r"""
-def __dlgrader_probe(modules, aliases):
-    import builtins, importlib, json, sys, types
-    report = {"ids": {}, "files": {}, "aliases": {}, "hooks": [], "tampering": []}
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except Exception:
-            continue
-        report["files"][name] = getattr(module, "__file__", None)
-        report["ids"][name] = {
-            k: id(v) for k, v in list(vars(module).items())
-            if callable(v) and not k.startswith("_") and k not in VOLATILE
-        }
-    user_ns = get_ipython().user_ns
-    for alias, name in aliases.items():
-        if alias in user_ns:
-            report["aliases"][alias] = user_ns[alias] is sys.modules.get(name)
-    shell = get_ipython()
-    if sys.excepthook != shell.excepthook:  # IPython installs its own during every cell
-        report["hooks"].append("sys.excepthook replaced")
-    if getattr(shell, "custom_exceptions", ()):
-        report["hooks"].append("IPython custom exception handler installed")
-    if sys.gettrace() is not None or sys.getprofile() is not None:
-        report["hooks"].append("trace or profile function installed")
-    if shell.ast_transformers or shell.input_transformers_post:
-        report["hooks"].append("IPython input/AST transformer installed")
-    for fn in shell.input_transformers_cleanup:
-        if not str(getattr(fn, "__module__", "")).startswith("IPython."):
-            report["hooks"].append("IPython input transformer installed")
-    for event, callbacks in shell.events.callbacks.items():
-        for fn in callbacks:
-            module = str(getattr(fn, "__module__", "") or "")
-            if module.split(".")[0] not in TRUSTED_CALLBACK_PACKAGES:
-                report["hooks"].append(f"IPython {event} callback registered")
-    overridden = sorted(
-        k for k, v in vars(shell).items()
-        if isinstance(v, (types.FunctionType, types.MethodType)) and hasattr(type(shell), k)
-        and getattr(v, "__func__", v) is not getattr(type(shell), k, None)
-    )
-    report["overridden"] = overridden
-    try:
-        from dl_helpers import checks
-        # The excepthook is checked above: IPython sets a new bound method in every cell.
-        report["tampering"] = [t for t in checks.tampering_report() if "excepthook" not in t]
-    except (ImportError, AttributeError):
-        pass
-    print("DLGRADER-PROBE " + json.dumps(report))
-__dlgrader_probe(MODULES, ALIASES)
-del __dlgrader_probe
-"""
-
-
 def probe_source(modules: list[str], aliases: dict[str, str]) -> str:
-    """The code of a probe cell (see the module docstring)."""
-    return (
-        _PROBE_TEMPLATE.replace("MODULES", repr(modules))
-        .replace("VOLATILE", repr(VOLATILE_NAMES))
-        .replace("TRUSTED_CALLBACK_PACKAGES", repr(TRUSTED_CALLBACK_PACKAGES))
-        .replace("ALIASES", repr(aliases))
-        .strip()
+    """The code of a probe cell (``kernel_code.tamper_probe``; see the module docstring)."""
+    return call_cell(
+        __dlgrader_probe, PROBE_MARK, modules, aliases, VOLATILE_NAMES, TRUSTED_CALLBACK_PACKAGES
     )
 
 

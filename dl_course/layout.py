@@ -8,7 +8,8 @@ The repository itself is an nbgrader course folder with renamed steps::
 An assignment is a folder of ``solutions/`` named ``NN_slug`` holding one notebook of the
 same name (plus any files it loads). Commands that need a scratch gradebook (release,
 grading) work in a temporary or instructor-chosen course folder, never in the repository,
-so running them leaves no ``gradebook.db`` behind.
+so running them leaves no ``gradebook.db`` behind. nbgrader's own configuration for this
+layout is in ``nbgrader_api``.
 """
 
 from __future__ import annotations
@@ -98,28 +99,6 @@ def venv_bin_on_path() -> None:
     path = os.environ.get("PATH", "")
     if bin_dir not in path.split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
-
-
-def nbgrader_config(course_root: Path, *, db_url: str | None = None) -> dict:
-    """The nbgrader settings every course command shares, as a traitlets config dict.
-
-    ``course_root`` is the nbgrader course folder (``CourseDirectory.root``). Step names are
-    renamed so that ``source`` is ``solutions`` and ``release`` is ``notebooks``.
-    """
-    config: dict = {
-        "CourseDirectory": {
-            "root": str(course_root),
-            "source_directory": SOURCE_DIR,
-            "release_directory": RELEASE_DIR,
-        },
-        # Hidden-test markers and solution markers as CONTRIBUTING.md documents them.
-        "ClearSolutions": {
-            "code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-        },
-    }
-    if db_url:
-        config["CourseDirectory"]["db_url"] = db_url
-    return config
 
 
 class CourseError(Exception):

@@ -2,7 +2,8 @@
 
 An *exercise* is one answer cell (``nbgrader.solution: true``) followed by the autograded
 test cells (``nbgrader.grade: true`` with points) that come after it and before the next
-answer cell. Cells tagged ``setup`` hold the imports and seeds every exercise needs.
+answer cell. The hidden part of a test cell lies between ``HIDDEN_BEGIN`` and ``HIDDEN_END``.
+Cells tagged ``setup`` hold the imports and seeds every exercise needs.
 Exercises depend only on setup cells and earlier answer cells (CONTRIBUTING.md), which lets
 the grading gates execute just those cells instead of the whole notebook.
 """
@@ -15,6 +16,8 @@ import nbformat
 
 from dl_course.layout import SETUP_TAG
 
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
 
 def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
@@ -22,12 +25,13 @@ def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
 
 def is_answer_cell(cell: nbformat.NotebookNode) -> bool:
     meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("solution")) and not meta.get("grade")
+    return cell.get("cell_type") == "code" and bool(meta.get("solution")) and not meta.get("grade")
 
 
 def is_test_cell(cell: nbformat.NotebookNode) -> bool:
+    """An autograded test cell: graded, not an answer (the one definition every module uses)."""
     meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -87,12 +91,3 @@ def plan(nb: nbformat.NotebookNode) -> NotebookPlan:
                 TestCell(meta["grade_id"], float(meta.get("points", 0)), cell.source)
             )
     return NotebookPlan(setup, exercises)
-
-
-def test_cell_points(nb: nbformat.NotebookNode) -> dict[str, float]:
-    """``{grade_id: points}`` for every autograded test cell, in notebook order."""
-    return {
-        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points", 0))
-        for c in nb.cells
-        if is_test_cell(c)
-    }

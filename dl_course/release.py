@@ -21,9 +21,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-from traitlets.config import Config
 
-from dl_course.gradebook import default_db_url
 from dl_course.layout import (
     EXPECTED_FAILURE_TAG,
     RELEASE_DIR,
@@ -32,26 +30,11 @@ from dl_course.layout import (
     CourseError,
     assignments,
     find_root,
-    nbgrader_config,
-    venv_bin_on_path,
 )
+from dl_course.nbgrader_api import nbgrader_api, require_success
 from dl_course.notebooks import is_answer_cell, is_test_cell
 
 STUB_RAISE = "raise NotImplementedError()"
-
-
-def nbgrader_api(course_root: Path, *, db_url: str | None = None, extra: dict | None = None):
-    """An ``NbGraderAPI`` for the course folder ``course_root`` (SQLite gradebook inside it
-    unless ``db_url`` is given); ``extra`` merges further traitlets settings."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
-    venv_bin_on_path()
-    settings = nbgrader_config(course_root, db_url=db_url or default_db_url(course_root))
-    for section, values in (extra or {}).items():
-        settings.setdefault(section, {}).update(values)
-    config = Config(settings)
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
 def tag_expected_failures(nb: nbformat.NotebookNode) -> int:
@@ -81,11 +64,7 @@ def generate_release(assignment: Assignment, scratch: Path) -> Path:
     """
     shutil.copytree(assignment.source_dir, scratch / SOURCE_DIR / assignment.name)
     result = nbgrader_api(scratch).generate_assignment(assignment.name, force=True)
-    if not result["success"]:
-        raise CourseError(
-            f"nbgrader could not release {assignment.name}:\n{result.get('log', '')}"
-            f"{result.get('error', '')}"
-        )
+    require_success(result, f"release {assignment.name}")
     released = scratch / RELEASE_DIR / assignment.name
     notebook = released / f"{assignment.name}.ipynb"
     nb = nbformat.read(notebook, as_version=4)

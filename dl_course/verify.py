@@ -58,11 +58,18 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
+from dl_course.kernel_code import Name, call_cell
+from dl_course.kernel_code.values_probe import __dlgrader_emit
 from dl_course.layout import SETUP_TAG
-from dl_course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta
+from dl_course.notebooks import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    is_answer_cell,
+    is_test_cell,
+    nbgrader_meta,
+)
 
 MARK = "DLGRADER-VALUES"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 BLOCKED_PACKAGES = ("dl_helpers", "torch", "scipy", "sklearn")
 MAX_PAYLOAD_CHARS = 8_000_000  # one probe's result line; larger counts as no values
 MAX_DEPTH = 32  # nesting of returned containers
@@ -264,41 +271,6 @@ def forgiving(source: str) -> str:
 
 # --- the probe cell and its output -------------------------------------------------------
 
-_EMIT = r'''
-def __dlgrader_emit(values_of, entropy, nonce):
-    import base64, io, json
-    import numpy
-
-    def encode(value, depth=0):
-        if depth > MAX_DEPTH:
-            raise ValueError("values nested too deeply")
-        if isinstance(value, numpy.ndarray | numpy.generic):
-            buffer = io.BytesIO()
-            numpy.save(buffer, numpy.asarray(value), allow_pickle=False)
-            kind = "ndarray" if isinstance(value, numpy.ndarray) else "scalar"
-            return {kind: base64.b64encode(buffer.getvalue()).decode("ascii")}
-        if value is None or isinstance(value, bool | str):
-            return value
-        if isinstance(value, int):
-            return {"int": str(value)}
-        if isinstance(value, float):
-            return {"float": repr(float(value))}
-        if isinstance(value, list | tuple):
-            kind = "list" if isinstance(value, list) else "tuple"
-            return {kind: [encode(v, depth + 1) for v in value]}
-        if isinstance(value, dict):
-            return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)]
-                             for k, v in value.items()]}
-        return {"other": type(value).__name__}
-
-    try:
-        payload = {"values": encode(values_of(numpy.random.default_rng(entropy)))}
-    except Exception as error:
-        payload = {"error": f"{type(error).__name__}: {error}"[:400]}
-    print("\n" + MARK + " " + nonce + " " + json.dumps(payload))
-'''.replace("MAX_DEPTH", str(MAX_DEPTH)).replace("MARK", repr(MARK))
-
-
 def entropy(seed: int, grade_id: str) -> list[int]:
     """The probe's ``default_rng`` entropy: the run's secret seed and the test cell's id."""
     return [seed, zlib.crc32(grade_id.encode())]
@@ -306,11 +278,11 @@ def entropy(seed: int, grade_id: str) -> list[int]:
 
 def probe_cell_source(probe: Probe, seed: int, nonce: str) -> str:
     """The code of the probe cell for ``probe`` (see the module docstring)."""
-    return (
-        f"{probe.source}\n\n{_EMIT.strip()}\n\n"
-        f"__dlgrader_emit(graded_values, {entropy(seed, probe.grade_id)!r}, {nonce!r})\n"
-        "del __dlgrader_emit, graded_values\n"
-    )
+    emit = call_cell(
+        __dlgrader_emit, Name("graded_values"), entropy(seed, probe.grade_id), nonce, MARK,
+        MAX_DEPTH,
+    )  # fmt: skip
+    return f"{probe.source}\n\n{emit}del graded_values\n"
 
 
 class Unreadable:

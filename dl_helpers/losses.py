@@ -81,12 +81,17 @@ def _reduce(losses: np.ndarray, reduction: str, count: float | None = None) -> n
 
 
 def _scale(
-    upstream: ArrayLike, reduction: str, shape: tuple[int, ...], dtype: np.dtype, count=None
+    upstream: ArrayLike,
+    reduction: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    count: float | None = None,
 ) -> np.ndarray:
     """``dL/d(per-element loss)``: what each element's local gradient is multiplied by.
 
     ``"none"``: ``upstream`` itself (one value per element, shape ``shape``); ``"sum"``: the
-    scalar ``upstream`` for every element; ``"mean"``: ``upstream / count``.
+    scalar ``upstream`` for every element; ``"mean"``: ``upstream / count`` (default: the
+    number of elements), as :func:`_reduce` divided the sum.
     """
     _check_reduction(reduction)
     g = np.asarray(upstream, dtype=dtype)

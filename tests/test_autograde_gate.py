@@ -16,7 +16,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from dl_course.layout import SOURCE_DIR, assignments
-from dl_course.release import nbgrader_api
+from dl_course.nbgrader_api import nbgrader_api
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [(a, kind) for a in assignments(ROOT) for kind in ("solution", "blank")]

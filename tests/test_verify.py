@@ -256,7 +256,7 @@ def test_the_secret_seed_is_only_in_masked_places(tmp_path):
     from dl_course.layout import assignments
 
     (assignment,) = assignments(ROOT, ["01_activation_functions"])
-    grader = Grader(assignment, tmp_path / "course", "sqlite://", Limits(), masked=[])
+    grader = Grader.open(assignment, tmp_path / "course", "sqlite://", Limits(), masked=[])
     try:
         assert grader.scratch in grader.masked  # job files, expected values, blocker
         assert grader.expected.is_relative_to(grader.scratch)
