@@ -215,6 +215,28 @@ def test_weighted_mean_divides_by_the_weights_of_the_true_classes():
     )
 
 
+def test_losses_match_scikit_learn_metrics():
+    from sklearn import metrics
+
+    pred, target = regression_data((30,), seed=12)
+    np.testing.assert_allclose(L.mse(pred, target), metrics.mean_squared_error(target, pred))
+    np.testing.assert_allclose(L.mae(pred, target), metrics.mean_absolute_error(target, pred))
+    z = np.random.default_rng(13).normal(scale=3.0, size=30)
+    y = (np.arange(30) % 2).astype(np.float64)
+    np.testing.assert_allclose(L.bce_with_logits(z, y), metrics.log_loss(y, sigmoid(z)))
+    logits, labels = ce_data(n=12, seed=14)
+    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    np.testing.assert_allclose(
+        L.cross_entropy(logits, labels), metrics.log_loss(labels, probs, labels=range(4))
+    )
+    # class weights = sample weights of each sample's true class; both divide by their sum
+    weight = np.array([0.5, 2.0, 1.0, 3.0])
+    np.testing.assert_allclose(
+        L.cross_entropy(logits, labels, weight=weight),
+        metrics.log_loss(labels, probs, labels=range(4), sample_weight=weight[labels]),
+    )
+
+
 # --- extreme logits: finite, correct, warning-free, dtype kept ----------------------------
 
 
