@@ -18,6 +18,9 @@ function                           derivative / backward                     out
 ``prelu(x, a)``                    ``prelu_grad(x, a)`` -> (dy/dx, dy/da)    (-inf, inf)
 ``softmax(x, axis=-1)``            ``softmax_backward(x, upstream, axis)``   (0, 1), sums to 1
 ``log_softmax(x, axis=-1)``        — (not provided)                          (-inf, 0]
+``elu(x, alpha=1.0)``              ``elu_grad(x, alpha=1.0)``                (-alpha, inf)
+``gelu(x)``                        ``gelu_grad(x)``                          [-0.17, inf)
+``silu(x)``                        ``silu_grad(x)``                          [-0.28, inf)
 =================================  ========================================  =================
 
 The course's backward contract (CONTRIBUTING.md): ``f_grad(x)`` is the *local derivative*
@@ -40,6 +43,8 @@ Conventions shared by every function:
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -367,3 +372,165 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     with np.errstate(under="ignore"):
         log_sum = np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return (shifted - log_sum).reshape(x.shape)
+
+
+def elu(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
+    r"""Exponential linear unit (Clevert et al., 2015), elementwise.
+
+    .. math:: \mathrm{ELU}_\alpha(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^{x} - 1) & x \le 0
+        \end{cases}
+
+    Like leaky ReLU it keeps a gradient for negative inputs, but it bends smoothly towards
+    ``-alpha`` instead of continuing as a line, so large negative inputs give a bounded,
+    nearly constant output. ``e^x - 1`` is computed as ``expm1(min(x, 0))``: no overflow for
+    large positive ``x`` (that branch is not used there), and full relative accuracy for
+    small negative ``x``, where ``exp(x) - 1`` would cancel.
+
+    Shape:
+        - x: any shape ``(*)``
+        - output: same shape as ``x``, values in ``(-alpha, inf)``
+
+    Example:
+        >>> elu(np.array([-2.0, 0.0, 3.0])).round(4)
+        array([-0.8647,  0.    ,  3.    ])
+    """
+    x = _as_float_array(x)
+    with np.errstate(under="ignore"):  # expm1(-1e4) = -1 after an underflow inside: right
+        negative = x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
+    return np.where(x > 0, x, negative)
+
+
+def elu_grad(x: ArrayLike, alpha: float = 1.0) -> np.ndarray:
+    r"""Derivative of :func:`elu`, elementwise.
+
+    .. math:: \frac{d}{dx}\mathrm{ELU}_\alpha(x) = \begin{cases} 1 & x > 0 \\
+        \alpha\,e^{x} & x \le 0 \end{cases}
+
+    At ``x = 0`` this returns ``alpha`` (the left derivative), as PyTorch does; for the
+    usual ``alpha = 1`` both sides agree and ELU is continuously differentiable.
+
+    Shape:
+        - x: any shape ``(*)``
+        - output: same shape and dtype as ``x``, values in ``(0, max(1, alpha)]``
+
+    Example:
+        >>> elu_grad(np.array([-2.0, 0.0, 3.0])).round(4)
+        array([0.1353, 1.    , 1.    ])
+    """
+    x = _as_float_array(x)
+    with np.errstate(under="ignore"):  # exp(-1e4) rounds to 0: the right answer
+        negative = x.dtype.type(alpha) * np.exp(np.minimum(x, 0))
+    return np.where(x > 0, x.dtype.type(1), negative)
+
+
+# math.erfc, elementwise. NumPy has no error function; math.erfc is exact to float64
+# rounding, at about 0.1 µs per element in this Python loop: a reference, not a fast kernel.
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    r"""Standard normal CDF :math:`\Phi(x) = \tfrac12 \operatorname{erfc}(-x/\sqrt2)` in
+    float64, for ``x`` of any shape.
+
+    ``erfc`` keeps full relative accuracy in the left tail, where the textbook
+    ``(1 + erf(x / sqrt 2)) / 2`` cancels to 0 (from ``x < -8``) or to a few correct digits.
+    """
+    return 0.5 * np.asarray(_erfc(-np.asarray(x, dtype=np.float64) / math.sqrt(2)), np.float64)
+
+
+def gelu(x: ArrayLike) -> np.ndarray:
+    r"""Gaussian error linear unit (Hendrycks & Gimpel, 2016), exact form, elementwise.
+
+    .. math:: \mathrm{GELU}(x) = x\,\Phi(x) = \frac{x}{2}\left(1 +
+        \operatorname{erf}\frac{x}{\sqrt 2}\right)
+
+    with :math:`\Phi` the standard normal CDF: the input scaled by the probability that a
+    standard normal variable is below it. Smooth, not monotonic (its minimum is about
+    ``-0.17`` at ``x = -0.75``); the feed-forward activation of BERT and GPT-2. PyTorch's
+    ``F.gelu`` default is this exact form; ``approximate="tanh"`` is a cheaper fit to it.
+
+    Computed in float64 as ``x * erfc(-x / sqrt 2) / 2`` (see ``_normal_cdf``): accurate
+    in the far left tail too, where ``1 + erf`` would round to 0. A float32 input is
+    returned as float32.
+
+    Shape:
+        - x: any shape ``(*)``
+        - output: same shape as ``x``
+
+    Example:
+        >>> gelu(np.array([-2.0, 0.0, 1.0])).round(4)
+        array([-0.0455,  0.    ,  0.8413])
+    """
+    x = _as_float_array(x)
+    with np.errstate(under="ignore"):  # x * Phi(x) of a tiny Phi rounds to 0
+        return np.asarray(x * _normal_cdf(x), dtype=x.dtype)
+
+
+def gelu_grad(x: ArrayLike) -> np.ndarray:
+    r"""Derivative of :func:`gelu` (exact form), elementwise.
+
+    .. math:: \frac{d}{dx}\mathrm{GELU}(x) = \Phi(x) + x\,\varphi(x), \qquad
+        \varphi(x) = \frac{e^{-x^2/2}}{\sqrt{2\pi}}
+
+    Slightly above 1 for moderate positive ``x`` (at most about 1.13, at ``x = 1.41``), and
+    slightly negative for ``x < -0.75``.
+
+    Shape:
+        - x: any shape ``(*)``
+        - output: same shape and dtype as ``x``
+
+    Example:
+        >>> gelu_grad(np.array([-2.0, 0.0, 1.0])).round(4)
+        array([-0.0852,  0.5   ,  1.0833])
+    """
+    x = _as_float_array(x)
+    x64 = x.astype(np.float64)
+    with np.errstate(under="ignore"):  # exp(-x^2 / 2) of a large |x| rounds to 0: right
+        density = np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
+        return np.asarray(_normal_cdf(x64) + x64 * density, dtype=x.dtype)
+
+
+def silu(x: ArrayLike) -> np.ndarray:
+    r"""Sigmoid linear unit, also called Swish (Ramachandran et al., 2017), elementwise.
+
+    .. math:: \mathrm{SiLU}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}
+
+    The input scaled by its own sigmoid: close to ReLU far from 0, smooth and slightly
+    negative (minimum about ``-0.28`` at ``x = -1.28``) near it. Used in EfficientNet and,
+    as the gate of SwiGLU, in the feed-forward layers of LLaMA. Uses the stable
+    :func:`sigmoid`, so nothing overflows.
+
+    Shape:
+        - x: any shape ``(*)``
+        - output: same shape as ``x``
+
+    Example:
+        >>> silu(np.array([-2.0, 0.0, 1.0])).round(4)
+        array([-0.2384,  0.    ,  0.7311])
+    """
+    x = _as_float_array(x)
+    with np.errstate(under="ignore"):  # x times a sigmoid that rounds to ~0
+        return np.asarray(x * sigmoid(x))
+
+
+def silu_grad(x: ArrayLike) -> np.ndarray:
+    r"""Derivative of :func:`silu`, elementwise.
+
+    .. math:: \frac{d}{dx}\mathrm{SiLU}(x) = \sigma(x) + x\,\sigma(x)\,(1 - \sigma(x))
+        = \sigma(x)\,\bigl(1 + x\,\sigma(-x)\bigr)
+
+    Computed in the second form, with the stable :func:`sigmoid`: no overflow at any ``x``.
+    (Unlike in :func:`sigmoid_grad`, the first form would be as accurate: where
+    ``1 - sigma(x)`` loses its digits, ``x (1 - sigma(x))`` is negligible next to 1.)
+
+    Shape:
+        - x: any shape ``(*)``
+        - output: same shape and dtype as ``x``
+
+    Example:
+        >>> silu_grad(np.array([-2.0, 0.0, 1.0])).round(4)
+        array([-0.0908,  0.5   ,  0.9277])
+    """
+    x = _as_float_array(x)
+    with np.errstate(under="ignore"):  # products of tiny factors round to 0
+        return np.asarray(sigmoid(x) * (1 + x * sigmoid(-x)))

@@ -62,6 +62,9 @@ ELEMENTWISE = [
         lambda x: act.leaky_relu(x, alpha=0.2),
         lambda t: F.leaky_relu(t, 0.2),
     ),
+    ("elu", act.elu, F.elu),
+    ("elu(alpha=0.5)", lambda x: act.elu(x, alpha=0.5), lambda t: F.elu(t, 0.5)),
+    ("silu", act.silu, F.silu),
 ]
 # name, our derivative, our forward function, torch oracle for the forward function
 DERIVATIVES = [
@@ -75,6 +78,17 @@ DERIVATIVES = [
         lambda x: act.leaky_relu(x, alpha=0.2),
         lambda t: F.leaky_relu(t, 0.2),
     ),
+    ("elu_grad", act.elu_grad, act.elu, F.elu),
+    (
+        "elu_grad(alpha=0.5)",
+        lambda x: act.elu_grad(x, alpha=0.5),
+        lambda x: act.elu(x, alpha=0.5),
+        lambda t: F.elu(t, 0.5),
+    ),
+    ("silu_grad", act.silu_grad, act.silu, F.silu),
+    # GELU's values have their own tests below: torch's float64 F.gelu loses relative
+    # accuracy in the left tail, ours does not; its derivative (from exp) is accurate
+    ("gelu_grad", act.gelu_grad, act.gelu, F.gelu),
 ]
 DERIVATIVE_IDS = [d[0] for d in DERIVATIVES]
 SOFTMAX_CASES = [(shape, axis) for shape in SHAPES[1:] for axis in range(-1, len(shape))]
@@ -83,6 +97,7 @@ ALL_FUNCTIONS = [
     ("prelu", lambda x: act.prelu(x, 0.25)),
     ("prelu_grad[dx]", lambda x: act.prelu_grad(x, 0.25)[0]),
     ("prelu_grad[da]", lambda x: act.prelu_grad(x, 0.25)[1]),
+    ("gelu", act.gelu),
     ("softmax", act.softmax),
     ("log_softmax", act.log_softmax),
     (
@@ -254,6 +269,68 @@ def test_sigmoid_saturates_to_exact_limits():
     with strict_floats():
         np.testing.assert_array_equal(act.sigmoid(np.array([-1e4, 1e4])), [0.0, 1.0])
         assert act.sigmoid(-0.0) == act.sigmoid(0.0) == 0.5
+
+
+def normal_cdf_left_tail(x: np.ndarray) -> np.ndarray:
+    """Phi(x) for x <= -8 by its asymptotic series, an oracle independent of erf/erfc:
+    phi(x) / |x| * (1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8), relative error < 945/x^10 (1e-6)."""
+    u = 1 / (x * x)
+    series = 1 - u + 3 * u**2 - 15 * u**3 + 105 * u**4
+    return np.exp(-x * x / 2) / np.sqrt(2 * np.pi) / np.abs(x) * series
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_gelu_matches_torch(shape):
+    x = random_input(shape, seed=9)
+    out = act.gelu(x)
+    assert isinstance(out, np.ndarray) and out.shape == shape and out.dtype == np.float64
+    # atol: torch computes x * (1 + erf(x / sqrt 2)) / 2, whose 1 + erf cancels for x << 0
+    np.testing.assert_allclose(out, torch_apply(F.gelu, x), rtol=1e-13, atol=1e-15)
+
+
+def test_gelu_keeps_relative_accuracy_in_the_left_tail():
+    x = np.array([-8.0, -10.0, -20.0, -30.0])
+    with strict_floats():
+        out = act.gelu(x)
+    np.testing.assert_allclose(out, x * normal_cdf_left_tail(x), rtol=2e-6)
+    assert np.all(out < 0)  # torch's float64 F.gelu gives -0.0 from x = -10 on
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_at_extreme_inputs_is_finite_warning_free_and_correct(dtype):
+    x = EXTREMES.astype(dtype)
+    with strict_floats():
+        out = act.gelu(x)
+        grad = act.gelu_grad(x)
+    assert out.dtype == grad.dtype == dtype and np.all(np.isfinite(out) & np.isfinite(grad))
+    # GELU(x) = x for large x, 0 for very negative x; its slope 1 and 0
+    big = np.abs(EXTREMES) >= 1000
+    np.testing.assert_array_equal(out[big], np.where(EXTREMES[big] > 0, EXTREMES[big], 0))
+    np.testing.assert_array_equal(grad[big], (EXTREMES[big] > 0).astype(dtype))
+    np.testing.assert_allclose(out, torch_apply(F.gelu, x), rtol=1e-6, atol=1e-16)
+    np.testing.assert_allclose(grad, torch_derivative(F.gelu, x), rtol=1e-6, atol=1e-16)
+
+
+def test_elu_keeps_its_digits_near_zero_and_silu_grad_in_the_tails():
+    tiny = np.array([-1e-10, -1e-300])
+    # ELU(x) = x - x^2/2 + ... for small |x|: expm1 keeps it; exp(x) - 1 would give 0
+    np.testing.assert_allclose(act.elu(tiny), tiny, rtol=1e-9)
+    # SiLU'(x) = sigma(x) (1 + x sigma(-x)), closed form with e = e^-|x|, at x = +-40 where
+    # sigma(40) rounds to 1: the slope is 1 on the right and about -39 e^-40 on the left
+    x = np.array([-40.0, 40.0])
+    e = np.exp(-40.0)
+    s = np.array([e / (1 + e), 1 / (1 + e)])
+    np.testing.assert_allclose(act.silu_grad(x), s * (1 + x * s[::-1]), rtol=1e-14)
+
+
+def test_new_activations_relations():
+    x = np.linspace(-6, 6, 1201)
+    # ELU with alpha = 1 is continuously differentiable at 0; SiLU(x) = x sigmoid(x)
+    assert act.elu_grad(0.0) == act.elu_grad(1e-12) == 1.0
+    np.testing.assert_allclose(act.silu(x), x * act.sigmoid(x), rtol=1e-15)
+    # the documented minima: GELU about -0.17 at -0.75, SiLU about -0.28 at -1.28
+    assert abs(act.gelu(x).min() + 0.17) < 0.005 and abs(x[act.gelu(x).argmin()] + 0.75) < 0.01
+    assert abs(act.silu(x).min() + 0.278) < 0.001 and abs(x[act.silu(x).argmin()] + 1.28) < 0.01
 
 
 # --- dtypes, shapes, scalars, no mutation ------------------------------------------------
