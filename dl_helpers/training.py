@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from dl_helpers.regularization import EarlyStopping
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Metric = Callable[[torch.Tensor, torch.Tensor], float | torch.Tensor]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -394,7 +396,8 @@ def fit(
 
     With ``patience=P``, training stops once the validation loss has not improved (strictly
     decreased) for ``P`` evaluation points in a row, and the model gets back the weights of
-    its best point (``history.best_step``), also when training ran to the end.
+    its best point (``history.best_step``), also when training ran to the end: this is
+    :class:`dl_helpers.regularization.EarlyStopping` with ``min_delta=0``.
 
     Reproducible: batches come from their own generator, and the global torch random state
     (used by dropout) is seeded with ``seed`` for the duration of the call and then put
@@ -479,7 +482,8 @@ def fit(
     checkpoint_every = checkpoint_every or eval_every
     path = None if checkpoint is None else Path(checkpoint)
     run = {"per_epoch": batches.per_epoch, "batch_size": batch_size, "rows": len(X), "seed": seed}
-    history, best_state = History(), None
+    history = History()
+    stopper = None if patience is None else EarlyStopping(patience)
     cuda = (
         [torch.cuda.current_device() if dev.index is None else dev.index]
         if dev.type == "cuda"
@@ -492,7 +496,6 @@ def fit(
         history.monitor_step.append(len(history.loss))
 
     def evaluation_point() -> None:
-        nonlocal best_state
         done = len(history.loss)
         since = history.eval_step[-1] if history.eval_step else 0
         history.eval_step.append(done)
@@ -503,13 +506,11 @@ def fit(
         history.val_loss.append(float(loss_fn(outputs, val[1])))
         if metric is not None:
             history.val_metric.append(float(metric(outputs, val[1])))
-        if patience is None:
+        if stopper is None:
             return
-        if history.best_step is None or history.val_loss[-1] < min(history.val_loss[:-1]):
-            history.best_step = done
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif len(history.eval_step) - 1 - history.eval_step.index(history.best_step) >= patience:
-            history.stopped_early = True
+        history.stopped_early = stopper.step(history.val_loss[-1], model)
+        if stopper.best_epoch is not None:
+            history.best_step = history.eval_step[stopper.best_epoch - 1]
 
     def save() -> None:
         state = {
@@ -521,7 +522,7 @@ def fit(
             "rng": torch.get_rng_state(),
             "cuda_rng": [torch.cuda.get_rng_state(d) for d in cuda],
             "history": dataclasses.asdict(history),
-            "best_state": best_state,
+            "early_stopping": None if stopper is None else stopper.state_dict(),
         }
         _save(path, state)
 
@@ -541,7 +542,9 @@ def fit(
             torch.set_rng_state(saved["rng"])
             for d, state in zip(cuda, saved["cuda_rng"], strict=True):
                 torch.cuda.set_rng_state(state, d)
-            history, best_state = History(**saved["history"]), saved["best_state"]
+            history = History(**saved["history"])
+            if stopper is not None and saved["early_stopping"] is not None:
+                stopper.load_state_dict(saved["early_stopping"])
         bar = None
         if progress:
             bar = stack.enter_context(
@@ -570,6 +573,6 @@ def fit(
                 bar.update()
         if monitor is not None and history.monitor_step[-1:] != [len(history.loss)]:
             record_monitor()
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        if stopper is not None:
+            stopper.restore(model)
     return history
