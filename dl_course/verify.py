@@ -441,16 +441,16 @@ def _assert_close(got: object, expected: object, rtol: float, atol: float, name:
     """``checks.assert_close`` for one value, from its own steps (type, shape, dtype, finite,
     values), minus its check that the *calling* process is untampered: this process is the
     grader, and a hook some library installs here must not read as a wrong value."""
-    from dl_helpers import checks
+    from dl_helpers.checks import values
 
     reference = np.asarray(expected)
-    result = checks._result_array(got, reference.shape, name)
-    checks._check_shape(result, reference.shape, name)
+    result = values._result_array(got, reference.shape, name)
+    values._check_shape(result, reference.shape, name)
     if isinstance(expected, np.ndarray | np.generic):
-        checks._check_dtype(result, reference.dtype, name)
-    result, reference = checks._as_numbers(result, name), checks._as_numbers(reference, "expected")
-    checks._check_finite(result, reference, name)
-    checks._check_values(result, reference, rtol, atol, name)
+        values._check_dtype(result, reference.dtype, name)
+    result, reference = values._as_numbers(result, name), values._as_numbers(reference, "expected")
+    values._check_finite(result, reference, name)
+    values._check_values(result, reference, rtol, atol, name)
 
 
 def _kind(value: object) -> str:
