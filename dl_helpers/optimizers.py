@@ -423,7 +423,7 @@ def surface(x: ArrayLike) -> np.ndarray:
         >>> float(surface(np.array([-5.0, -2.0])))
         10.5
     """
-    x = _as_float(x)
+    x = _as_float(np.asarray(x))
     return 0.1 * x[..., 0] ** 2 + 2 * x[..., 1] ** 2
 
 
@@ -438,7 +438,7 @@ def surface_grad(x: ArrayLike) -> np.ndarray:
         >>> surface_grad(np.array([-5.0, -2.0]))
         array([-1., -8.])
     """
-    x = _as_float(x)
+    x = _as_float(np.asarray(x))
     return x * np.array([0.2, 4.0], dtype=x.dtype)
 
 
@@ -470,7 +470,7 @@ def trajectory(
                [-4.6  ,  1.2  ],
                [-4.232, -0.72 ]])
     """
-    x = _as_float(x0)
+    x = _as_float(np.asarray(x0))
     path, state = [x], {}
     for _ in range(steps):
         x, state = step_fn(x, grad(x), state, **hyper)
@@ -502,7 +502,7 @@ def ewma(values: ArrayLike, beta: float, bias_correction: bool = True) -> np.nda
     """
     if not 0 <= beta < 1:
         raise ValueError(f"beta must be in [0, 1), got {beta}")
-    x = _as_float(values)
+    x = _as_float(np.asarray(values))
     out = np.empty_like(x)
     v = np.zeros_like(x[0])
     for t in range(len(x)):

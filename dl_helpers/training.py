@@ -267,7 +267,8 @@ class History:
         monitor: ``(M,)`` the values returned by ``monitor(model)``.
         monitor_step: ``(M,)`` the step of each monitor value.
         best_step: with ``patience``, the evaluation step of the lowest validation loss,
-            whose weights the model holds at the end; ``None`` otherwise.
+            whose weights the model holds at the end; ``None`` without ``patience``, or
+            while no validation loss has been a number (NaN never counts as best).
         stopped_early: whether ``patience`` ended training before its last step.
     """
 

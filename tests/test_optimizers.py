@@ -15,7 +15,7 @@ from torch import nn
 
 from dl_helpers import optimizers as opt
 from dl_helpers.data import moons
-from dl_helpers.training import make_mlp
+from dl_helpers.training import fit, make_mlp
 
 # name, our step function, torch's optimiser, hyperparameters, gradient scale. The tiny
 # gradients (1e-6) make eps matter: inside the square root it would dominate the step.
@@ -221,6 +221,35 @@ def test_optimizer_state_dict_round_trip_continues_the_same_run():
         return p.detach()
 
     assert torch.equal(run(split=False), run(split=True))
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (opt.SGD, torch.optim.SGD),
+        (opt.RMSprop, torch.optim.RMSprop),
+        (opt.AdamW, torch.optim.AdamW),
+    ],
+    ids=["SGD", "RMSprop", "AdamW"],
+)
+def test_optimizer_class_follows_a_learning_rate_scheduler_and_runs_in_fit(ours, theirs):
+    results = []
+    for cls in (ours, theirs):
+        p = nn.Parameter(torch.linspace(-1, 1, 4, dtype=torch.float64))
+        optimizer = cls([p], lr=0.1)
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+        for t in range(6):
+            p.grad = torch.cos(3.0 * p.detach() + t)
+            optimizer.step()
+            schedule.step()
+        net = make_mlp(nn.Tanh, [2, 8, 2], seed=1)
+        X, y = moons(64, seed=1)
+        history = fit(net, X, y, steps=10, batch_size=16, optimizer=lambda q, c=cls: c(q, lr=0.05))
+        results.append((p.detach(), history.loss, [q.detach() for q in net.parameters()]))
+    (p, loss, params), (p_torch, loss_torch, params_torch) = results
+    torch.testing.assert_close(p, p_torch, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(loss, loss_torch, rtol=1e-5)
+    torch.testing.assert_close(params, params_torch)
 
 
 def test_step_functions_run_on_tensors_as_on_arrays():
