@@ -11,10 +11,12 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
 
     intake        collect: a folder, a zip, an LMS export -> Submission (id, notebook, flags)
       |
-    autograde     skip_reason: content already graded, or older than the graded one
-      |           Grader: the run's plan (probes, secret seed, expected values, template)
+    policy        skip_reason: content already graded, or older than the graded one
       |
-      +-> worker  (own process, one per submission; ``jobs.Job`` in, ``jobs.WorkerResult`` out)
+    autograde     Grader: the run's plan (probes, secret seed, expected values, template)
+      |
+      +-> worker  (``processes``: own process per submission, killed at the time limit;
+      |     |      ``jobs.Job`` in, ``jobs.WorkerResult`` out)
       |     |       nbgrader Autograde in a private copy of the template, with
       |     |       ``preprocessors``: GuardedExecute runs the kernel in the ``sandbox``,
       |     |       with ``integrity`` probes (``kernel_code.tamper_probe``) around the cells
@@ -22,7 +24,7 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
       |             answers and ``kernel_code.values_probe`` on secret inputs; the values are
       |             compared outside the kernel
       |
-    autograde     status_of: points kept only where verified; failed / flagged / graded
+    policy        status_of: points kept only where verified; failed / flagged / graded
       |
     gradebook     record: scores and status (only the parent writes)
       |
@@ -39,7 +41,10 @@ Modules:
 - ``validate``     -- ``validate``: what a student runs before submitting
 - ``labsetup``     -- JupyterLab settings applied by ``make``
 - ``intake``       -- reading a class's submissions (folder, zip, LMS zip)
-- ``autograde``    -- ``autograde``: the run (Grader), skipping, statuses, storing results
+- ``autograde``    -- ``autograde``: the run (Grader: template, expected values, jobs), storing
+                      results, the command line
+- ``policy``       -- which submissions are graded, and the status each result gets
+- ``processes``    -- worker processes: started from a forkserver, killed at the time limit
 - ``jobs``         -- the typed hand-offs: Job, the probe plans, ExecutionReport, WorkerResult
 - ``worker``       -- grading one submission in its own process
 - ``phases``       -- seconds per grading phase (logs, ``bench/bench_grading.py``)

@@ -28,25 +28,19 @@ submission for review: points never depend on flags.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
 import hashlib
-import multiprocessing
-import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from dl_course import gradebook, intake, integrity, sandbox, verify, worker
+from dl_course import gradebook, intake, integrity, policy, processes, sandbox, verify
 from dl_course.cli import add_course_options
 from dl_course.jobs import Job, Limits, TamperPlan, VerifyPlan, WorkerResult
 from dl_course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
@@ -125,10 +119,7 @@ class Grader:
             raise CourseError(f"{assignment.name}: {error} (see CONTRIBUTING.md)") from None
         self.scratch = scratch
         self.masked = [*masked, scratch]
-        # Workers fork from a server that has imported the grading code once (fast starts,
-        # and no threads of this process are copied into them).
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(["dl_course.worker"])
+        self.context = processes.worker_context()
         code = [c.source for c in source.cells if c.cell_type == "code"]
         aliases, modules = integrity.notebook_imports(code)
         always = integrity.trusted_origins(list(integrity.ALWAYS_WATCHED))
@@ -175,7 +166,7 @@ class Grader:
         grader.blocker.write_text(verify.BLOCKER_SOURCE)
         grader.blocker.chmod(0o644)
         # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
-        threading.Thread(target=_start_forkserver, daemon=True).start()
+        threading.Thread(target=processes.start_server, daemon=True).start()
         return grader
 
     def close(self) -> None:
@@ -290,51 +281,8 @@ class Grader:
         )
 
     def run_worker(self, job: Job, log_path: Path) -> WorkerResult:
-        """Run one worker process; kill its process group after the time limit."""
-        job_path = Path(job.result_path).with_name("job.json")
-        job_path.write_text(dataclasses.replace(job, queued_at=time.time()).to_json())
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        proc = self.context.Process(target=worker.run_job, args=(str(job_path), str(log_path)))
-        proc.start()
-        proc.join(timeout=self.limits.timeout)
-        if proc.is_alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.join()
-            return WorkerResult.failure(
-                f"time limit of {self.limits.timeout} s for the submission exceeded"
-            )
-        result_path = Path(job.result_path)
-        if not result_path.exists():
-            return WorkerResult.failure(
-                f"the grader crashed (exit status {proc.exitcode}); see {log_path}"
-            )
-        return WorkerResult.from_json(result_path.read_text())
-
-    def status_of(
-        self, sub: intake.Submission, result: WorkerResult, digest: str | None
-    ) -> tuple[gradebook.Status, dict[str, float]]:
-        """The status to record and the scores that go with it: each test cell's in-kernel
-        score if the grader verified its values, else 0 (``verify.apply``). Flags (tampering
-        probes, the static scan, withheld points) mark the submission for review only."""
-        scores, notes = verify.apply(result.scores, result.verified)
-        flags = tuple(sub.flags) + tuple(result.flags)
-        if notes:
-            flags += (
-                f"values not verified: {len(notes)} test cell(s) passed in the kernel but not "
-                f"the grader's check of their values ({', '.join(notes)})",
-            )
-        if result.tampering:
-            flags = ("tampering detected: " + "; ".join(result.tampering),) + flags
-        note_items = tuple(notes.items())
-        if result.failed:
-            status = gradebook.Status("failed", result.failed, flags, sub.timestamp, digest,
-                                      note_items)  # fmt: skip
-        elif flags:
-            status = gradebook.Status("flagged", None, flags, sub.timestamp, digest, note_items)
-        else:
-            status = gradebook.Status("graded", None, (), sub.timestamp, digest, note_items)
-        return status, scores
+        """Grade ``job`` in a worker process, within the submission's time limit."""
+        return processes.run_worker(self.context, job, log_path, self.limits.timeout)
 
     def store(
         self, sub: intake.Submission, result: WorkerResult, status: gradebook.Status, scores
@@ -350,27 +298,6 @@ class Grader:
                 folder.mkdir(parents=True)
                 shutil.copy(path, folder / name)
                 (folder / "timestamp.txt").write_text(sub.timestamp.isoformat())
-
-
-def _start_forkserver() -> None:
-    from multiprocessing import forkserver
-
-    with contextlib.suppress(Exception):  # the first worker start reports any real problem
-        forkserver.ensure_running()
-
-
-def skip_reason(
-    sub: intake.Submission, previous: gradebook.Status | None, digest: str | None
-) -> str | None:
-    """Why ``sub`` is not graded again (``None``: grade it): its content is the one already
-    graded (same ``digest``), or it is older than the submission already graded."""
-    if previous is None:
-        return None
-    if digest is not None and previous.digest == digest:
-        return "unchanged"
-    if previous.submitted_at and sub.timestamp < previous.submitted_at:
-        return "older than the submission already graded"
-    return None
 
 
 def autograde(
@@ -415,7 +342,8 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
     pending = []
     for index, sub in enumerate(subs):
         digest = _digest(source, sub.notebook) if sub.notebook else None
-        skip = skip_reason(sub, previous.get((sub.student_id, grader.assignment.name)), digest)
+        recorded = previous.get((sub.student_id, grader.assignment.name))
+        skip = policy.skip_reason(sub, recorded, digest)
         if skip:
             summary.unchanged.append(f"{sub.student_id} ({skip})")
         else:
@@ -439,7 +367,7 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
                 raise
             sub, digest = futures[future]
             result = future.result()
-            status, scores = grader.status_of(sub, result, digest)
+            status, scores = policy.status_of(sub, result, digest)
             with lock:
                 grader.store(sub, result, status, scores)
             if status.notes:
