@@ -14,7 +14,7 @@ import sys
 from dl_course.layout import CourseError, venv_bin_on_path
 
 # Student commands first, then instructor commands, in the order --help lists them.
-COMMAND_MODULES = ("validate", "release", "autograde", "feedback", "grades")
+COMMAND_MODULES = ("validate", "progress", "release", "autograde", "feedback", "grades")
 
 
 def add_course_options(parser: argparse.ArgumentParser) -> None:

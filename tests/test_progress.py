@@ -1,0 +1,127 @@
+"""``dl-course progress`` and ``check_my_work(all=True)``: every notebook of a course.
+
+The course is the tiny fixture three times over (``00_tiny``, ``01_more``, ``02_later``);
+the student solved the first, got relu wrong in the second and has not started the third.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dl_course.cli import main
+from dl_course.progress import NO_NOTEBOOK
+from dl_course.release import release
+from dl_course.selfcheck import check_my_work
+from tests.grading_fixtures import TINY, make_repo
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_TEXT = [
+    "Notebook  Passed  Failed  Not attempted  Points  Note",
+    "00_tiny        2       0              0   5 / 5",
+    "01_more        0       1              1   0 / 5",
+    f"02_later       0       0              2   0 / 5  {NO_NOTEBOOK}",
+    "Total          2       1              3  5 / 15",
+]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    repo = make_repo(tmp_path_factory.mktemp("progress") / "repo")
+    for name in ("01_more", "02_later"):
+        shutil.copytree(repo / "solutions" / TINY, repo / "solutions" / name)
+        (repo / "solutions" / name / f"{TINY}.ipynb").rename(
+            repo / "solutions" / name / f"{name}.ipynb"
+        )
+    release(repo, [TINY, "01_more"])
+    solved = nbformat.read(repo / "solutions" / TINY / f"{TINY}.ipynb", as_version=4)
+    nbformat.write(solved, repo / "notebooks" / TINY / f"{TINY}.ipynb")
+    wrong = repo / "notebooks" / "01_more" / "01_more.ipynb"
+    nb = nbformat.read(wrong, as_version=4)
+    (relu,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu"]
+    relu.source = "def relu(x):\n    return x + 1.0"
+    nbformat.write(nb, wrong)
+    return repo
+
+
+def test_progress_table(course, monkeypatch, capsys):
+    monkeypatch.chdir(course)
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"Progress in {course / 'notebooks'}: 5 / 15 points from the visible tests",
+        *EXPECTED_TEXT,
+    ]
+
+
+def test_progress_json_of_a_flat_folder(course, tmp_path, monkeypatch, capsys):
+    """A folder given, holding the notebooks side by side (as downloaded from a hub)."""
+    for name in (TINY, "01_more"):
+        shutil.copy(course / "notebooks" / name / f"{name}.ipynb", tmp_path)
+    monkeypatch.chdir(course)
+    assert main(["progress", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {
+        "folder": str(tmp_path),
+        "notebooks": [
+            {
+                "name": TINY,
+                "notebook": str(tmp_path / f"{TINY}.ipynb"),
+                "passed": 2,
+                "failed": 0,
+                "not_attempted": 0,
+                "earned": 5.0,
+                "total": 5.0,
+                "problems": [],
+            },
+            {
+                "name": "01_more",
+                "notebook": str(tmp_path / "01_more.ipynb"),
+                "passed": 0,
+                "failed": 1,
+                "not_attempted": 1,
+                "earned": 0.0,
+                "total": 5.0,
+                "problems": [],
+            },
+            {
+                "name": "02_later",
+                "notebook": "",
+                "passed": 0,
+                "failed": 0,
+                "not_attempted": 2,
+                "earned": 0.0,
+                "total": 5.0,
+                "problems": [NO_NOTEBOOK],
+            },
+        ],
+        "total": {
+            "passed": 2,
+            "failed": 1,
+            "not_attempted": 3,
+            "earned": 5.0,
+            "total": 15.0,
+        },
+    }
+
+
+def test_check_my_work_all_from_a_notebook(course, capsys):
+    """In a notebook: the folder is the one holding this notebook's assignment folder."""
+    check_my_work(course / "notebooks" / "01_more" / "01_more.ipynb", all=True)
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"Checking every saved notebook in {course / 'notebooks'} (a fresh kernel each) ...",
+        f"Progress in {course / 'notebooks'}: 5 / 15 points from the visible tests",
+        *EXPECTED_TEXT,
+    ]
+
+
+def test_progress_outside_a_course(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["progress"]) == 2
+    assert "no course repository" in capsys.readouterr().err
