@@ -62,6 +62,15 @@ def _as_float(x: ArrayLike | torch.Tensor) -> Array:
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
 
 
+def _w_and_g(w: ArrayLike, g: ArrayLike) -> tuple[Array, Array]:
+    """``w`` as a float array and ``g`` in ``w``'s dtype; their shapes must agree."""
+    w = _as_float(w)
+    g = g if isinstance(g, torch.Tensor) else np.asarray(g, dtype=w.dtype)
+    if g.shape != w.shape:  # broadcasting would silently change w's shape
+        raise ValueError(f"g must have w's shape {tuple(w.shape)}, got {tuple(g.shape)}")
+    return w, g
+
+
 def _copy(x: Array) -> Array:
     return x.clone() if isinstance(x, torch.Tensor) else x.copy()
 
@@ -99,7 +108,7 @@ def sgd_step(
         (array([ 0.95, -2.05]), {})
     """
     _check(lr)
-    w, g = _as_float(w), _as_float(g)
+    w, g = _w_and_g(w, g)
     return w - lr * _weight_decayed(w, g, weight_decay), {}
 
 
@@ -142,7 +151,7 @@ def momentum_step(
     _check(lr, momentum=momentum, dampening=dampening)
     if nesterov and (momentum == 0 or dampening != 0):
         raise ValueError("nesterov needs momentum > 0 and dampening = 0 (as in torch)")
-    w, g = _as_float(w), _as_float(g)
+    w, g = _w_and_g(w, g)
     g = _weight_decayed(w, g, weight_decay)
     if state:
         buf = momentum * state["momentum_buffer"] + (1 - dampening) * g
@@ -185,7 +194,7 @@ def rmsprop_step(
         array([0.9, 1.1])
     """
     _check(lr, alpha=alpha)
-    w, g = _as_float(w), _as_float(g)
+    w, g = _w_and_g(w, g)
     g = _weight_decayed(w, g, weight_decay)
     square_avg = alpha * (state or {}).get("square_avg", 0.0) + (1 - alpha) * g * g
     return w - lr * g / (square_avg**0.5 + eps), {"square_avg": square_avg}
@@ -229,7 +238,7 @@ def adam_step(
     """
     beta1, beta2 = betas
     _check(lr, beta1=beta1, beta2=beta2)
-    w, g = _as_float(w), _as_float(g)
+    w, g = _w_and_g(w, g)
     g = _weight_decayed(w, g, weight_decay)
     state = state or {}
     t = state.get("step", 0) + 1
@@ -323,6 +332,8 @@ class SGD(_PerParameter):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
+        if nesterov and (momentum == 0 or dampening != 0):  # checked here, as torch does
+            raise ValueError("nesterov needs momentum > 0 and dampening = 0 (as in torch)")
         defaults = {
             "lr": lr,
             "momentum": momentum,

@@ -28,8 +28,8 @@ running average, ``running = (1 - momentum) * running + momentum * batch``; the 
 
 Conventions shared by the functions: a float array keeps its dtype, integer and list input
 is computed in float64; inputs (running statistics included) are never modified, new arrays
-are returned; the backward functions follow the course's contract (CONTRIBUTING.md): a
-forward that returns a ``cache`` is undone by ``f_backward(cache, upstream)``.
+are returned; the backward functions follow the course's contract (CONTRIBUTING.md): the
+backward pass of a forward that returns a ``cache`` is ``f_backward(cache, upstream)``.
 """
 
 from __future__ import annotations
@@ -118,11 +118,12 @@ def dropout_forward(
     .. math:: y = \frac{m \odot x}{1 - p}, \quad m_i \sim \mathrm{Bernoulli}(1 - p)
         \quad \text{(train)}, \qquad y = x \quad \text{(eval)}
 
-    ``p`` is the probability of *dropping* a unit, as in ``torch.nn.Dropout(p)`` (the
-    original paper and Keras's ``rate`` agree; some texts use a *keep* probability). The
-    scaling keeps every unit's expected output equal to its input,
-    :math:`E[y_i] = x_i`, so the next layer sees the same scale in training and in
-    evaluation and nothing needs rescaling at test time. ``p = 1`` drops everything
+    ``p`` is the probability of *dropping* a unit, as in ``torch.nn.Dropout(p)`` and
+    Keras's ``rate``; the original paper (Srivastava et al., 2014) and Andrew Ng's course
+    call the probability of *keeping* it ``p`` or ``keep_prob``. The scaling keeps every
+    unit's expected output equal to its input, :math:`E[y_i] = x_i`, so the next layer
+    sees the same scale in training and in evaluation and nothing needs rescaling at test
+    time (the paper scaled the weights at test time instead). ``p = 1`` drops everything
     (output zeros), like torch.
 
     Args:
@@ -330,7 +331,7 @@ class EarlyStopping:
 
     Args:
         patience: epochs without improvement before stopping, ``>= 1``.
-        min_delta: the smallest change that counts as an improvement, ``>= 0``.
+        min_delta: how much better than the best an improvement must be, ``>= 0``.
         mode: ``"min"`` or ``"max"``: whether a lower or a higher metric is better.
         restore_best: keep a copy of the best weights and load it when stopping.
 

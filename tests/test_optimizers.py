@@ -288,6 +288,7 @@ def test_float_dtype_is_kept_and_integers_become_float64(step_fn):
     new_w, state = step_fn(new_w, g, state, lr=0.1)
     assert new_w.dtype == np.float32
     assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
+    assert step_fn(w, g.astype(np.float64), {}, lr=0.1)[0].dtype == np.float32  # w's dtype
     new_w, _ = step_fn([1, -2], np.array([1, 1]), {}, lr=0.1)
     assert new_w.dtype == np.float64
     np.testing.assert_allclose(new_w, step_fn(np.array([1.0, -2.0]), np.ones(2), {}, lr=0.1)[0])
@@ -302,6 +303,8 @@ def test_float_dtype_is_kept_and_integers_become_float64(step_fn):
         (lambda: opt.rmsprop_step(np.ones(2), np.ones(2), {}, lr=0.1, alpha=1.5), "alpha"),
         (lambda: opt.adam_step(np.ones(2), np.ones(2), {}, lr=0.1, betas=(0.9, 1.0)), "beta2"),
         (lambda: opt.ewma(np.ones(3), beta=-0.1), "beta"),
+        (lambda: opt.adamw_step(np.ones(3), np.ones((3, 1)), {}, lr=0.1), "shape"),
+        (lambda: opt.SGD([nn.Parameter(torch.ones(2))], lr=0.1, nesterov=True), "nesterov"),
     ],
 )
 def test_bad_hyperparameters_raise_an_error_naming_them(call, match):
