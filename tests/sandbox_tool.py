@@ -1,15 +1,20 @@
-"""Tests that need the sandbox tool: skipped without bubblewrap on a laptop, failed in CI.
+"""Tests that need the sandbox tool: skipped without a working bubblewrap on a laptop, failed
+in CI.
 
 A skipped sandbox test in CI would pass a build that never exercised the sandbox, so when the
 environment variable ``CI`` is set (GitHub Actions, GitLab and most CI services set it) a
-missing ``bwrap`` is a failure.
+missing ``bwrap``, or one that is installed but cannot create its namespaces (ubuntu-24.04
+restricts unprivileged user namespaces through AppArmor), is a failure. Working means
+``bwrap --ro-bind / / true`` runs, not only that the program exists.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,17 +23,48 @@ import pytest
 from dl_course.sandbox import bwrap_path
 
 
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot sandbox a process here (``None``: it can)."""
+    path = bwrap_path()
+    if path is None:
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        run = subprocess.run(
+            [path, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap does not run: {error}"
+    if run.returncode != 0:
+        return f"bubblewrap is installed but cannot sandbox: {run.stderr.strip()[:300]}"
+    return None
+
+
 def require_bwrap() -> None:
-    """Return if bubblewrap is installed; else fail under CI, skip elsewhere."""
-    if bwrap_path() is not None:
+    """Return if bubblewrap works; else fail under CI, skip elsewhere."""
+    problem = bwrap_problem()
+    if problem is None:
         return
     if os.environ.get("CI"):
         pytest.fail(
-            "bubblewrap (bwrap) is not installed, and CI is set: the sandbox tests must run "
-            "in CI (install the Debian package bubblewrap)",
+            f"{problem}, and CI is set: the sandbox tests must run in CI (install the Debian "
+            "package bubblewrap; on ubuntu-24.04 set "
+            "kernel.apparmor_restrict_unprivileged_userns=0)",
             pytrace=False,
         )
-    pytest.skip("bubblewrap (bwrap) not installed")
+    pytest.skip(problem)
+
+
+def sandbox_flags() -> list[str]:
+    """``autograde`` options for a test that grades: none where bubblewrap works; under CI a
+    failure otherwise; elsewhere ``--unsafe-no-sandbox`` (a laptop without bubblewrap still
+    runs the workflow, unisolated)."""
+    if bwrap_problem() is None:
+        return []
+    if os.environ.get("CI"):
+        require_bwrap()  # fails
+    return ["--unsafe-no-sandbox"]
 
 
 @contextlib.contextmanager

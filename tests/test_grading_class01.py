@@ -4,15 +4,16 @@ The class is built into ``tmp_path`` from the current solution and release by
 ``tests/class01/make_class.py`` (full, blank, partial, wrong, one submission per attack or
 breakage, and five attacks on the grader's verification of values), graded with
 ``dl-course autograde --jobs 2``, and every student's score and status is checked, together
-with what must not change: the submissions, the repository's ``solutions/`` and ``tests/``,
-and nothing outside the course folder. Points withheld by the verification reach the grade
-table's notes, the summary and the student's feedback.
+with what must not change: the submissions, the repository's ``solutions/`` and ``tests/`` (a
+snapshot of them, graded from), and nothing outside the course folder. Points withheld by
+the verification reach the grade table's notes, the summary and the student's feedback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,12 +45,23 @@ def _tree_hash(*folders: Path) -> str:
     return sha.hexdigest()
 
 
+def _snapshot_repository(dest: Path) -> Path:
+    """A course repository at ``dest`` with this assignment, ``pyproject.toml`` and a
+    ``tests/`` folder: graded from there, the check that grading writes nothing into the
+    repository does not see other people's edits of the working tree."""
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, dest / "solutions" / ASSIGNMENT)
+    shutil.copytree(ROOT / "tests" / "grading_fixtures", dest / "tests" / "grading_fixtures")
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    return dest
+
+
 def test_sample_class(tmp_path, monkeypatch, capsys):
     require_bwrap()  # skip on a laptop without it, fail in CI
-    expected = build(tmp_path, ROOT, ASSIGNMENT)
+    repo = _snapshot_repository(tmp_path / "repo")
+    expected = build(tmp_path, repo, ASSIGNMENT)
     subs, course = tmp_path / "submissions", tmp_path / "course"
-    before = _tree_hash(subs, ROOT / "solutions", ROOT / "tests")
-    monkeypatch.chdir(ROOT)
+    before = _tree_hash(subs, repo / "solutions", repo / "tests")
+    monkeypatch.chdir(repo)
     args = ["autograde", ASSIGNMENT, str(subs), "--course-dir", str(course)]
     limits = ["--jobs", "2", "--timeout", "90", "--cell-timeout", "10"]
     assert main(args + limits) == 0
@@ -71,7 +83,7 @@ def test_sample_class(tmp_path, monkeypatch, capsys):
     assert all(note.startswith("0/") for note in rows[attack]["notes"].values())
     assert not rows["s01_full"]["notes"]
 
-    assert _tree_hash(subs, ROOT / "solutions", ROOT / "tests") == before
+    assert _tree_hash(subs, repo / "solutions", repo / "tests") == before
     marker = "pwned"
     for path in course.rglob("*"):
         if path.is_file() and path.suffix in {".db", ".ipynb", ".txt"}:

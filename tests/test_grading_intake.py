@@ -149,3 +149,69 @@ def test_student_ids_that_collide_are_rejected(tmp_path):
     intake = collect(subs, A, tmp_path / "staging")
     assert [s.student_id for s in intake.submissions] == ["a_b"]
     assert any("already uses" in entry for entry in intake.ignored)
+
+
+def _link(archive: zipfile.ZipFile, name: str, target: str) -> None:
+    """A symbolic-link member (as ``zip --symlinks`` writes it: mode 0o120777, target as data)."""
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 12, 0, 0))
+    info.create_system = 3  # Unix: external_attr carries the mode
+    info.external_attr = 0o120777 << 16
+    archive.writestr(info, target)
+
+
+def test_link_entries_are_skipped_never_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("instructor only")
+    archive = tmp_path / "links.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        _link(zf, f"subs/mallory/{A}.ipynb", str(secret))  # the notebook itself a link
+        _link(zf, "subs/eve/data", "/etc")
+        zf.writestr(f"subs/eve/{A}.ipynb", NB)
+    intake = collect(archive, A, tmp_path / "staging")
+    assert [s.student_id for s in intake.submissions] == ["eve"]  # mallory: reported only
+    assert sorted(e for e in intake.ignored if "symbolic link" in e) == [
+        "subs/eve/data: symbolic link (skipped)",
+        f"subs/mallory/{A}.ipynb: symbolic link (skipped)",
+    ]
+    assert not any(p.is_symlink() for p in (tmp_path / "staging").rglob("*"))
+
+
+def test_lms_link_entries_are_skipped(tmp_path):
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        _link(zf, f"mallory_11_21_{A}.ipynb", "/etc/passwd")
+        zf.writestr(f"dora_12_22_{A}.ipynb", NB)
+    intake = collect(archive, A, tmp_path / "staging")
+    assert [s.student_id for s in intake.submissions] == ["dora"]
+    assert intake.ignored == [f"mallory_11_21_{A}.ipynb: symbolic link (skipped)"]
+
+
+def test_oversized_entries_and_an_oversized_archive(tmp_path, monkeypatch):
+    monkeypatch.setattr("dl_course.intake.MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr("dl_course.intake.MAX_ZIP_BYTES", 2500)
+    big = "x" * 1001
+    archive = _zip(tmp_path / "big.zip", {f"subs/ann/{A}.ipynb": NB, f"subs/bob/{A}.ipynb": big})
+    intake = collect(archive, A, tmp_path / "staging")
+    assert [s.student_id for s in intake.submissions] == ["ann"]  # bob's was never unpacked
+    assert intake.ignored == [f"subs/bob/{A}.ipynb: larger than 1000 bytes (skipped)"]
+    # every member under the limit, together over the archive's limit: nothing is unpacked
+    members = {f"subs/s{i}/{A}.ipynb": "y" * 900 for i in range(3)}
+    with pytest.raises(CourseError, match="would unpack to 2700 bytes"):
+        collect(_zip(tmp_path / "total.zip", members), A, tmp_path / "staging2")
+    assert not (tmp_path / "staging2" / "unzipped" / "subs").exists()
+
+
+def test_ids_that_sanitise_to_nothing_or_collide_in_an_lms_zip(tmp_path):
+    archive = _zip(
+        tmp_path / "moodle.zip",
+        {
+            f"学生_1_assignsubmission_file_{A}.ipynb": NB,  # nothing usable left
+            f"José Núñez_2_assignsubmission_file_{A}.ipynb": NB,
+            f"Jose Nunez_3_assignsubmission_file_{A}.ipynb": NB,  # the same safe id
+        },
+    )
+    intake = collect(archive, A, tmp_path / "staging")
+    assert [s.student_id for s in intake.submissions] == ["Jose_Nunez"]
+    assert len(intake.ignored) == 2
+    assert any("'学生' has no usable characters" in entry for entry in intake.ignored)
+    assert any("becomes 'Jose_Nunez', which" in entry for entry in intake.ignored)

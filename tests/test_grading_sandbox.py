@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +30,7 @@ try:
 except OSError as error:
     result["masked"] = repr(error)
 try:
-    socket.create_connection(("127.0.0.1", 9), timeout=2)
+    socket.create_connection(("127.0.0.1", LISTEN_PORT), timeout=2)
     result["tcp"] = "connected"
 except OSError as error:
     result["tcp"] = repr(error)
@@ -96,7 +97,15 @@ def secret_dir(tmp_path):
     shutil.rmtree(folder)
 
 
-def test_kernel_is_isolated(tmp_path, secret_dir):
+@pytest.fixture
+def listener():
+    """A TCP server on a loopback port of the grading machine (outside the sandbox)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        yield server
+
+
+def test_kernel_is_isolated(tmp_path, secret_dir, listener):
     (secret_dir / "gradebook.db").write_text("hidden tests live here")
     work, ipc = tmp_path / "run" / "work", tmp_path / "run" / "ipc"
     prepare_dirs(work, ipc)
@@ -105,10 +114,13 @@ def test_kernel_is_isolated(tmp_path, secret_dir):
         PROBE.replace("SECRET_DIR", repr(str(secret_dir)))
         .replace("PARENT_PID", str(os.getpid()))
         .replace("MARKER", marker)
+        .replace("LISTEN_PORT", str(listener.getsockname()[1]))
     )
     result = asyncio.run(_run_in_sandbox(work, ipc, secret_dir, code))
     assert "FileNotFoundError" in result["masked"], "a folder off the allow-list must not exist"
     assert "connected" not in result["tcp"]
+    with pytest.raises(BlockingIOError):  # no connection ever reached the grader's port
+        listener.accept()
     assert "ProcessLookupError" in result["kill"], "the grader's pid must not exist inside"
     assert marker not in result["tmp"] and not (Path("/tmp") / marker).exists()
     assert result["write_outside"] != "written"

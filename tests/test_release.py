@@ -80,3 +80,19 @@ def test_expected_failures_are_tagged():
 def test_unknown_assignment_is_a_clear_error(capsys):
     assert main(["release", "99_nope"]) == 2
     assert "unknown assignment(s) 99_nope" in capsys.readouterr().err
+
+
+def test_release_over_an_existing_folder_leaves_nothing_stale(tmp_path):
+    from dl_course.release import release
+    from tests.grading_fixtures import TINY, make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    target = repo / "notebooks" / TINY
+    (target / "old_data").mkdir(parents=True)
+    (target / "old_data" / "stale.csv").write_text("from an older release")
+    (target / f"{TINY}.ipynb").write_text("{ an old, broken student version")
+    assert release(repo, [TINY]) == [target]
+    made = sorted(p.relative_to(target).as_posix() for p in target.rglob("*"))
+    assert made == [f"{TINY}.ipynb"]  # only what release makes from solutions/
+    nb = nbformat.read(target / f"{TINY}.ipynb", as_version=4)
+    assert any(is_test_cell(c) for c in nb.cells) and stale_files(repo, [TINY]) == []

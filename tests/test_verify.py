@@ -410,14 +410,30 @@ def test_unsafe_mode_still_verifies_values(tmp_path):
     assert verify.decode(outcomes["test_x"].payload["values"]) == {"v": 6}
 
 
-def test_ci_fails_instead_of_skipping_without_bubblewrap(monkeypatch):
-    monkeypatch.setattr("tests.sandbox_tool.bwrap_path", lambda: None)
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI is set"):
-        require_bwrap()
-    monkeypatch.delenv("CI")
-    with pytest.raises(pytest.skip.Exception):
-        require_bwrap()
+@pytest.mark.parametrize(
+    "bwrap, problem",
+    [(None, "not installed"), ("/bin/false", "installed but cannot sandbox")],
+    ids=["missing", "not-working"],
+)
+def test_ci_fails_instead_of_skipping_without_a_working_bubblewrap(monkeypatch, bwrap, problem):
+    from tests import sandbox_tool
+
+    monkeypatch.setattr("tests.sandbox_tool.bwrap_path", lambda: bwrap)
+    sandbox_tool.bwrap_problem.cache_clear()
+    try:
+        assert problem in sandbox_tool.bwrap_problem()
+        monkeypatch.setenv("CI", "true")
+        with pytest.raises(pytest.fail.Exception, match="CI is set"):
+            require_bwrap()
+        with pytest.raises(pytest.fail.Exception, match="CI is set"):
+            sandbox_tool.sandbox_flags()  # no quiet fall-back to --unsafe-no-sandbox in CI
+        monkeypatch.delenv("CI")
+        with pytest.raises(pytest.skip.Exception):
+            require_bwrap()
+        assert sandbox_tool.sandbox_flags() == ["--unsafe-no-sandbox"]
+    finally:
+        monkeypatch.undo()
+        sandbox_tool.bwrap_problem.cache_clear()
     assert "CI" not in os.environ
 
 
