@@ -2,10 +2,12 @@
 
 The last cell of every course notebook is::
 
-    from dl_course.selfcheck import check_my_work
+    from dl_helpers.selfcheck import check_my_work
     check_my_work()
 
-It finds the notebook file being run, validates the **saved** file in a fresh kernel with
+which imports this module only when a person runs the cell (:mod:`dl_helpers.selfcheck`:
+notebooks never import ``dl_course``, which the grader's sandbox hides). It finds the
+notebook file being run, validates the **saved** file in a fresh kernel with
 :func:`dl_course.validate.validate` (the code path of ``dl-course validate``), and shows one
 row per autograded test cell: exercise, test, status (passed / failed / not attempted /
 not run), points earned of points possible, and the first line of the error. The table is
@@ -24,10 +26,9 @@ Which file is "the notebook being run":
 otherwise it says so and asks for the path.
 
 When a program rather than a person runs the notebook (``dl-course validate`` itself,
-nbgrader, nbconvert, nbval) the cell only prints a note: otherwise validating would run the
-cell again, and every graded run would execute the notebook twice. Those programs all
-execute with ``allow_stdin=False`` (no one can answer ``input()``), while every interactive
-front end sends ``True``; that is the test.
+nbgrader, nbconvert, nbval) the cell only prints a note
+(:func:`dl_helpers.selfcheck.run_by_a_program`): otherwise validating would run the cell
+again, and every graded run would execute the notebook twice.
 """
 
 from __future__ import annotations
@@ -43,12 +44,9 @@ import nbformat
 from dl_course.layout import ASSIGNMENT_PATTERN, CourseError
 from dl_course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta
 from dl_course.validate import FAILED, NOT_RUN, PASSED, Outcome, validate
+from dl_helpers.selfcheck import SKIPPED, run_by_a_program
 
 COLUMNS = ("Exercise", "Test", "Status", "Points", "First line of the error")
-SKIPPED = (
-    "check_my_work: skipped, because a program is running this notebook "
-    "(run this cell yourself to check your work)."
-)
 SAVE_FIRST = "Unsaved edits are not checked: save first (Ctrl+S / Cmd+S, or File > Save)."
 ALL_PASS = "All visible tests pass. Hidden tests run when your work is graded."
 # Status colours of the HTML table (green, red, grey, amber): readable on light and dark themes.
@@ -229,12 +227,6 @@ def _ipython():
     except ImportError:  # plain Python without IPython: no namespace, no display
         return None
     return get_ipython()
-
-
-def run_by_a_program() -> bool:
-    """True inside a kernel whose current request cannot read ``input()`` (nbclient, nbval)."""
-    kernel = getattr(_ipython(), "kernel", None)
-    return kernel is not None and not getattr(kernel, "_allow_stdin", True)
 
 
 def show(result) -> None:

@@ -60,9 +60,14 @@ def test_progress_table(course, monkeypatch, capsys):
 
 
 def test_progress_json_of_a_flat_folder(course, tmp_path, monkeypatch, capsys):
-    """A folder given, holding the notebooks side by side (as downloaded from a hub)."""
-    for name in (TINY, "01_more"):
-        shutil.copy(course / "notebooks" / name / f"{name}.ipynb", tmp_path)
+    """A folder given, holding the notebooks side by side (as downloaded from a hub); the
+    solved notebook lost its relu test cell, which then counts as not attempted."""
+    shutil.copy(course / "notebooks" / "01_more" / "01_more.ipynb", tmp_path)
+    solved = nbformat.read(course / "notebooks" / TINY / f"{TINY}.ipynb", as_version=4)
+    solved.cells = [
+        c for c in solved.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_relu"
+    ]
+    nbformat.write(solved, tmp_path / f"{TINY}.ipynb")
     monkeypatch.chdir(course)
     assert main(["progress", str(tmp_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -72,10 +77,10 @@ def test_progress_json_of_a_flat_folder(course, tmp_path, monkeypatch, capsys):
             {
                 "name": TINY,
                 "notebook": str(tmp_path / f"{TINY}.ipynb"),
-                "passed": 2,
+                "passed": 1,
                 "failed": 0,
-                "not_attempted": 0,
-                "earned": 5.0,
+                "not_attempted": 1,
+                "earned": 2.0,
                 "total": 5.0,
                 "problems": [],
             },
@@ -101,10 +106,10 @@ def test_progress_json_of_a_flat_folder(course, tmp_path, monkeypatch, capsys):
             },
         ],
         "total": {
-            "passed": 2,
+            "passed": 1,
             "failed": 1,
-            "not_attempted": 3,
-            "earned": 5.0,
+            "not_attempted": 4,
+            "earned": 2.0,
             "total": 15.0,
         },
     }

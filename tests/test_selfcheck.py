@@ -8,6 +8,9 @@ validating the notebook again.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import nbformat
 import pytest
 
 from dl_course import selfcheck
+from dl_course.cli import main
 from dl_course.layout import CourseError
 from dl_course.release import release
 from dl_course.selfcheck import (
@@ -27,11 +31,13 @@ from dl_course.selfcheck import (
     saved_note,
     self_check,
 )
+from dl_helpers import selfcheck as helpers_selfcheck
 from tests.grading_fixtures import TINY, make_repo
+from tests.sandbox_tool import require_bwrap
 
 ROOT = Path(__file__).resolve().parents[1]
 NB01 = "01_activation_functions"
-CHECK_CELL = "from dl_course.selfcheck import check_my_work\ncheck_my_work()"
+CHECK_CELL = "from dl_helpers.selfcheck import check_my_work\ncheck_my_work()"
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +156,7 @@ def test_check_my_work_prints_the_table_outside_a_kernel(tiny, capsys):
     ]
 
 
-class _Kernel:
+class _Kernel:  # ipykernel's Kernel: _allow_stdin is the current request's allow_stdin
     def __init__(self, allow_stdin: bool):
         self._allow_stdin = allow_stdin
 
@@ -160,11 +166,35 @@ class _Shell:
         self.kernel, self.user_ns = _Kernel(allow_stdin), user_ns
 
 
-def test_a_program_running_the_notebook_only_gets_a_note(tiny, monkeypatch, capsys):
-    monkeypatch.setattr(selfcheck, "_ipython", lambda: _Shell(allow_stdin=False))
+@pytest.mark.parametrize("entry", [helpers_selfcheck.check_my_work, check_my_work])
+def test_a_program_running_the_notebook_only_gets_a_note(entry, tiny, monkeypatch, capsys):
+    monkeypatch.setattr("IPython.get_ipython", lambda: _Shell(allow_stdin=False))
     monkeypatch.setattr(selfcheck, "validate", lambda *a, **k: pytest.fail("validated"))
-    check_my_work(tiny["blank"])
+    entry(tiny["blank"])
     assert capsys.readouterr().out == SKIPPED + "\n"
+
+
+def test_the_notebook_cell_imports_no_grading_code():
+    """The grader's sandbox hides dl_course: importing the cell's module must not need it."""
+    code = "import sys, dl_helpers.selfcheck; print([m for m in sys.modules if 'dl_course' in m])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "[]\n"
+
+
+def test_the_cell_in_a_sandboxed_autograde_prints_the_note(tmp_path, monkeypatch):
+    """nbgrader's autograde, in the sandbox that hides dl_course, runs the cell quietly."""
+    require_bwrap()
+    repo = make_repo(tmp_path / "repo")
+    source = repo / "solutions" / TINY / f"{TINY}.ipynb"
+    nbformat.write(_with_check_cell(nbformat.read(source, as_version=4)), source)
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    shutil.copy(source, tmp_path / "subs" / "alice")
+    monkeypatch.chdir(repo)
+    assert main(["autograde", TINY, str(tmp_path / "subs"), "--cell-timeout", "30"]) == 0
+    graded = repo / "course" / "autograded" / "alice" / TINY / f"{TINY}.ipynb"
+    last = nbformat.read(graded, as_version=4).cells[-1]
+    assert last.source == CHECK_CELL
+    assert [(o.output_type, o.get("text")) for o in last.outputs] == [("stream", SKIPPED + "\n")]
 
 
 def test_find_notebook_in_each_front_end(tmp_path, monkeypatch):
