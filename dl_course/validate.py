@@ -74,6 +74,9 @@ def execute(path: Path, *, cell_timeout: int = 120) -> tuple[nbformat.NotebookNo
         kernel_name="python3",
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
+        # the kernel's own start-up warnings (ipykernel's "running over TCP without
+        # encryption") would land in the terminal, or in the notebook of check_my_work()
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     try:
         client.execute()
