@@ -83,6 +83,15 @@ CLASS_CONFIGS = [
 CLASS_IDS = [f"{ours.__name__} {kw}" for ours, _, kw in CLASS_CONFIGS]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: torch's thread pool only adds overhead, and thrashes on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def gradients(steps: int, scale: float, shape=(3, 4), seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [scale * rng.normal(size=shape) for _ in range(steps)]
@@ -158,7 +167,7 @@ def test_adamw_decay_is_decoupled_and_adam_decay_is_not():
 # --- the Optimizer classes: a network trained on moons, ARENA's test ------------------------
 
 
-def train_moons(make_optimizer, dtype, steps=25, seed=0):
+def train_moons(make_optimizer, dtype, steps=20, seed=0):
     """A 2-16-16-2 tanh net trained on moons by mini-batches; returns it and its optimiser."""
     X, y = moons(128, seed=0)
     X = X.to(dtype)

@@ -18,6 +18,15 @@ from dl_helpers import regularization as reg
 from dl_helpers.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: torch's thread pool only adds overhead, and thrashes on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def weights(seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.normal(size=(4, 3)), rng.normal(size=(3,)), rng.normal(size=(2, 2, 2))]
