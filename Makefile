@@ -14,9 +14,9 @@ PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: setup lab test lint release check-release sandbox-tool postgres-tool clean
+.PHONY: setup lab test lint release check-release sandbox-tool postgres-tool browser-tool screenshots clean
 
-setup: $(STAMP) sandbox-tool postgres-tool
+setup: $(STAMP) sandbox-tool postgres-tool browser-tool
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,21 @@ postgres-tool:
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1)) || \
 	    echo "warning: could not install postgresql; the PostgreSQL gradebook tests will fail"; \
 	  else echo "note: PostgreSQL server not found; for the tests: sudo apt-get install postgresql"; fi; }
+
+# The browser test (tests/test_browser.py) drives Debian's Chromium with Playwright (pinned in
+# pyproject.toml; Playwright's own browser download is never used). Installed like bubblewrap.
+browser-tool:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (browser test)"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+	    echo "warning: could not install chromium; the browser test will fail under CI"; \
+	  else echo "note: chromium not found; for the browser test: sudo apt-get install chromium"; fi; }
+
+# Regenerate the committed screenshots (assets/screenshots/) with the browser test.
+screenshots: setup
+	DL_COURSE_SCREENSHOTS=assets/screenshots TQDM_DISABLE=1 $(BIN)/python -m pytest -n 0 -p no:cacheprovider tests/test_browser.py
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
