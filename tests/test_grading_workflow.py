@@ -151,3 +151,22 @@ def test_submission_cannot_print_the_grading_machine_into_its_feedback(course, c
     assert "CANARY" not in html
     assert all(f"{folder} absent" in html for folder in folders), "the probe did not run"
     assert _rows(capsys)["mallory"]["score"] == 5.0
+
+
+def test_tampering_that_fools_the_kernel_scores_nothing_and_is_flagged(course, tmp_path, capsys):
+    # np.allclose patched: the in-kernel tests pass whatever relu returns; the grader's own
+    # check of the values (outside the kernel) and its probes are not fooled
+    repo, _ = course
+    cheat = (
+        "np.allclose = lambda *args, **kwargs: True\n"
+        "def relu(x):\n    return np.asarray(x, dtype=float) * 0 - 1"
+    )
+    subs = tmp_path / "one"
+    (subs / "mallory").mkdir(parents=True)
+    nbformat.write(_answered(repo, cheat), subs / "mallory" / f"{TINY}.ipynb")
+    assert _grade(subs) == 0
+    row = _rows(capsys)["mallory"]
+    assert row["exercises"] == {"test_square": 2.0, "test_relu": 0.0}
+    assert row["status"].startswith("flagged: tampering detected: numpy.allclose")
+    assert "static" not in row["status"] and "assigns to an attribute" in row["status"]
+    assert row["notes"]["test_relu"].startswith("0/3: on the grader's own inputs")
