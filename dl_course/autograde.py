@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import secrets
 import shutil
 import sys
@@ -46,6 +47,7 @@ from dl_course.jobs import Job, Limits, TamperPlan, VerifyPlan, WorkerResult
 from dl_course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
 from dl_course.nbgrader_api import nbgrader_api, require_success
 from dl_course.notebooks import is_test_cell
+from dl_course.shard import Shard
 
 
 @dataclass
@@ -58,9 +60,11 @@ class Summary:
     unchanged: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     withheld: list[tuple[str, str]] = field(default_factory=list)
+    shard: str | None = None  # "shard K/N: M of T submissions"
 
     def lines(self) -> list[str]:
-        out = [
+        out = [self.shard] if self.shard else []
+        out += [
             f"graded {len(self.graded) + len(self.flagged)}, failed {len(self.failed)}, "
             f"flagged {len(self.flagged)}, unchanged (skipped) {len(self.unchanged)}"
         ]
@@ -189,7 +193,13 @@ class Grader:
             building.mkdir()
             define_assignment(self.assignment, building, gradebook.default_db_url(building))
             self.template.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(building, self.template)
+            # Graders sharing a course folder may build it at once: the first rename wins
+            staged = Path(tempfile.mkdtemp(prefix=".staged-", dir=self.template.parent))
+            shutil.copytree(building, staged, dirs_exist_ok=True)
+            try:
+                staged.rename(self.template)
+            except OSError:  # another grader's identical template is already in place
+                shutil.rmtree(staged, ignore_errors=True)
         # The expected values (a sandboxed kernel) are computed in the background, while
         # nbgrader defines the assignment in the main gradebook and the first workers run
         # (a worker waits for them before it compares; see ``wait_for_expected``).
@@ -198,7 +208,9 @@ class Grader:
         main_db = self.course_dir / "gradebook.db"
         if self.db_url == gradebook.default_db_url(self.course_dir) and not main_db.exists():
             shutil.copy(self.template / "gradebook.db", main_db)
-        define_assignment(self.assignment, self.course_dir, self.db_url)
+        gradebook.ensure_schema(self.db_url)
+        with gradebook.exclusive(self.db_url):  # graders sharing a gradebook: one at a time
+            define_assignment(self.assignment, self.course_dir, self.db_url)
 
     def wait_for_expected(self) -> None:
         """Return once the expected values exist; ``CourseError`` if they could not be made
@@ -286,18 +298,26 @@ class Grader:
 
     def store(
         self, sub: intake.Submission, result: WorkerResult, status: gradebook.Status, scores
-    ) -> None:
-        """Record a result: gradebook rows, and the submitted and graded notebooks."""
-        gradebook.record(self.db_url, self.assignment.name, sub.student_id, status, scores)
+    ) -> bool:
+        """Record a result: gradebook rows, and the submitted and graded notebooks. ``False``
+        (nothing stored) when another grader has recorded a newer submission meanwhile."""
+        if not gradebook.record(self.db_url, self.assignment.name, sub.student_id, status, scores):
+            return False
         name = f"{self.assignment.name}.ipynb"
         for step, path in (("submitted", sub.notebook), ("autograded", result.autograded)):
             folder = self.course_dir / step / sub.student_id / self.assignment.name
-            if folder.exists():
-                shutil.rmtree(folder)
-            if path:
-                folder.mkdir(parents=True)
-                shutil.copy(path, folder / name)
-                (folder / "timestamp.txt").write_text(sub.timestamp.isoformat())
+            if not path:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            # Each file replaced whole: a grader sharing the course folder may write it too
+            for target, write in ((folder / name, lambda t, p=path: shutil.copy(p, t)),
+                                  (folder / "timestamp.txt",
+                                   lambda t: t.write_text(sub.timestamp.isoformat()))):  # fmt: skip
+                staged = target.with_name(f".{target.name}.{os.getpid()}")
+                write(staged)
+                staged.replace(target)
+        return True
 
 
 def autograde(
@@ -311,8 +331,10 @@ def autograde(
     patterns: list[str] | None = None,
     unsafe: bool = False,
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> Summary:
-    """Grade every submission in ``submissions``; see the module docstring."""
+    """Grade every submission in ``submissions`` (those of ``shard`` only, when given); see
+    the module docstring."""
     if not unsafe and sandbox.bwrap_path() is None:
         raise CourseError(sandbox.INSTALL_HINT)
     course_dir = course_dir.resolve()
@@ -328,7 +350,11 @@ def autograde(
         grader.prepare()
         found = intake.collect(submissions, assignment.name, grader.scratch / "intake", patterns)
         summary.ignored = found.ignored
-        _grade_all(grader, found.submissions, jobs, summary, progress)
+        subs = found.submissions
+        if shard is not None:
+            subs = [sub for sub in subs if shard.owns(sub.student_id)]
+            summary.shard = f"shard {shard}: {len(subs)} of {len(found.submissions)} submissions"
+        _grade_all(grader, subs, jobs, summary, progress)
     finally:
         grader.close()
     return summary
@@ -369,7 +395,12 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
             result = future.result()
             status, scores = policy.status_of(sub, result, digest)
             with lock:
-                grader.store(sub, result, status, scores)
+                stored = grader.store(sub, result, status, scores)
+            bar.set_postfix_str(sub.student_id)
+            bar.update()
+            if not stored:  # another grader recorded a newer submission of this student
+                summary.unchanged.append(f"{sub.student_id} (a newer submission was recorded)")
+                continue
             if status.notes:
                 gids = ", ".join(gid for gid, _ in status.notes)
                 summary.withheld.append((sub.student_id, f"{gids} -- {status.notes[0][1][:200]}"))
@@ -379,8 +410,6 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
                 summary.flagged.append((sub.student_id, "; ".join(status.flags)))
             else:
                 summary.graded.append(sub.student_id)
-            bar.set_postfix_str(sub.student_id)
-            bar.update()
         bar.close()
 
 
@@ -400,6 +429,7 @@ def _run(args: argparse.Namespace) -> int:
         limits=limits,
         patterns=args.pattern,
         unsafe=args.unsafe_no_sandbox,
+        shard=args.shard,
     )
     print("\n".join(summary.lines()))
     return 0
@@ -418,6 +448,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_course_options(parser)
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
+    parser.add_argument(
+        "--shard",
+        type=Shard.parse,
+        metavar="K/N",
+        help="grade only shard K of N (0 <= K < N), a stable share by student id: N graders "
+        "on N machines, one --db PostgreSQL gradebook",
+    )
     parser.add_argument(
         "--timeout", type=int, default=300, help="seconds allowed per submission (300)"
     )

@@ -125,11 +125,12 @@ class PostgresServer:
         )  # fmt: skip
 
     def stop(self) -> None:
-        """Stop the server (fast: open sessions are rolled back) and remove its folder."""
+        """Stop the server (immediate: a throwaway cluster needs no shutdown checkpoint) and
+        remove its folder."""
         try:
             if (self.data / "postmaster.pid").exists():
                 pg_ctl = str(self.bindir / "pg_ctl")
-                self._run(pg_ctl, "stop", "-w", "-m", "fast", "-D", str(self.data))
+                self._run(pg_ctl, "stop", "-w", "-m", "immediate", "-D", str(self.data))
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -137,13 +138,15 @@ class PostgresServer:
         """SQLAlchemy URL of a database on this server, through the Unix socket."""
         return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.root}"
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database; return its URL."""
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create a database, empty or a copy of database ``template`` (which nobody may be
+        connected to); return its URL."""
         import psycopg
 
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(host=str(self.root), user=SUPERUSER, dbname="postgres") as conn:
             conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def __enter__(self) -> PostgresServer:
