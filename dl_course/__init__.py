@@ -26,7 +26,7 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
       |
     policy        status_of: points kept only where verified; failed / flagged / graded
       |
-    gradebook     record: scores and status (only the parent writes)
+    gradebook     record: scores and status (only the parent writes); ``archive``: its files
       |
     feedback      one HTML per student (hidden tests stripped); ``grades``: table, CSV, JSON
 
@@ -41,8 +41,10 @@ Modules:
 - ``validate``     -- ``validate``: what a student runs before submitting
 - ``labsetup``     -- JupyterLab settings applied by ``make``
 - ``intake``       -- reading a class's submissions (folder, zip, LMS zip)
-- ``autograde``    -- ``autograde``: the run (Grader: template, expected values, jobs), storing
-                      results, the command line
+- ``autograde``    -- ``autograde``: the run (Grader: expected values, jobs, recording each
+                      result) and the command line
+- ``template``     -- the assignment template every worker copies (cached by source digest)
+- ``archive``      -- a recorded submission's files: ``submitted/`` and ``autograded/``
 - ``policy``       -- which submissions are graded, and the status each result gets
 - ``processes``    -- worker processes: started from a forkserver, killed at the time limit
 - ``jobs``         -- the typed hand-offs: Job, the probe plans, ExecutionReport, WorkerResult

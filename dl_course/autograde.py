@@ -28,8 +28,6 @@ submission for review: points never depend on flags.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import secrets
 import shutil
 import sys
@@ -41,11 +39,20 @@ from pathlib import Path
 
 import nbformat
 
-from dl_course import gradebook, intake, integrity, policy, processes, sandbox, verify
+from dl_course import (
+    archive,
+    gradebook,
+    intake,
+    integrity,
+    policy,
+    processes,
+    sandbox,
+    template,
+    verify,
+)
 from dl_course.cli import add_course_options
 from dl_course.jobs import Job, Limits, TamperPlan, VerifyPlan, WorkerResult
 from dl_course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
-from dl_course.nbgrader_api import nbgrader_api, require_success
 from dl_course.notebooks import is_test_cell
 from dl_course.shard import Shard
 
@@ -73,24 +80,6 @@ class Summary:
         out += [f"  withheld {student}: {what}" for student, what in self.withheld]
         out += [f"  ignored {entry}" for entry in self.ignored]
         return out
-
-
-def define_assignment(assignment: Assignment, course_dir: Path, db_url: str) -> None:
-    """Copy the assignment's source into ``course_dir/solutions`` and run ``generate_assignment``
-    against ``db_url``. Raises ``CourseError`` with nbgrader's log when that fails."""
-    target = course_dir / SOURCE_DIR / assignment.name
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(assignment.source_dir, target)
-    result = nbgrader_api(course_dir, db_url=db_url).generate_assignment(assignment.name)
-    require_success(result, f"define {assignment.name} in {course_dir}")
-
-
-def _digest(*paths: Path) -> str:
-    sha = hashlib.sha256()
-    for path in paths:
-        sha.update(path.read_bytes())
-    return sha.hexdigest()
 
 
 class Grader:
@@ -185,21 +174,7 @@ class Grader:
         ``course/.cache`` by the digest of the assignment's source folder; a new SQLite main
         gradebook starts as a copy of the template's.
         """
-        source = self.assignment.source_dir
-        digest = _digest(*sorted(p for p in source.rglob("*") if p.is_file()))[:16]
-        self.template = self.course_dir / ".cache" / f"{self.assignment.name}-{digest}"
-        if not self.template.exists():
-            building = self.scratch / "template"
-            building.mkdir()
-            define_assignment(self.assignment, building, gradebook.default_db_url(building))
-            self.template.parent.mkdir(parents=True, exist_ok=True)
-            # Graders sharing a course folder may build it at once: the first rename wins
-            staged = Path(tempfile.mkdtemp(prefix=".staged-", dir=self.template.parent))
-            shutil.copytree(building, staged, dirs_exist_ok=True)
-            try:
-                staged.rename(self.template)
-            except OSError:  # another grader's identical template is already in place
-                shutil.rmtree(staged, ignore_errors=True)
+        self.template = template.cached_template(self.assignment, self.course_dir, self.scratch)
         # The expected values (a sandboxed kernel) are computed in the background, while
         # nbgrader defines the assignment in the main gradebook and the first workers run
         # (a worker waits for them before it compares; see ``wait_for_expected``).
@@ -210,7 +185,7 @@ class Grader:
             shutil.copy(self.template / "gradebook.db", main_db)
         gradebook.ensure_schema(self.db_url)
         with gradebook.exclusive(self.db_url):  # graders sharing a gradebook: one at a time
-            define_assignment(self.assignment, self.course_dir, self.db_url)
+            template.define_assignment(self.assignment, self.course_dir, self.db_url)
 
     def wait_for_expected(self) -> None:
         """Return once the expected values exist; ``CourseError`` if they could not be made
@@ -303,20 +278,8 @@ class Grader:
         (nothing stored) when another grader has recorded a newer submission meanwhile."""
         if not gradebook.record(self.db_url, self.assignment.name, sub.student_id, status, scores):
             return False
-        name = f"{self.assignment.name}.ipynb"
-        for step, path in (("submitted", sub.notebook), ("autograded", result.autograded)):
-            folder = self.course_dir / step / sub.student_id / self.assignment.name
-            if not path:
-                shutil.rmtree(folder, ignore_errors=True)
-                continue
-            folder.mkdir(parents=True, exist_ok=True)
-            # Each file replaced whole: a grader sharing the course folder may write it too
-            for target, write in ((folder / name, lambda t, p=path: shutil.copy(p, t)),
-                                  (folder / "timestamp.txt",
-                                   lambda t: t.write_text(sub.timestamp.isoformat()))):  # fmt: skip
-                staged = target.with_name(f".{target.name}.{os.getpid()}")
-                write(staged)
-                staged.replace(target)
+        archive.store_files(self.course_dir, self.assignment.name, sub.student_id,
+                            sub.timestamp, sub.notebook, result.autograded)  # fmt: skip
         return True
 
 
@@ -367,7 +330,7 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
     source = grader.assignment.source_notebook
     pending = []
     for index, sub in enumerate(subs):
-        digest = _digest(source, sub.notebook) if sub.notebook else None
+        digest = template.digest(source, sub.notebook) if sub.notebook else None
         recorded = previous.get((sub.student_id, grader.assignment.name))
         skip = policy.skip_reason(sub, recorded, digest)
         if skip:
@@ -404,9 +367,9 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
             if status.notes:
                 gids = ", ".join(gid for gid, _ in status.notes)
                 summary.withheld.append((sub.student_id, f"{gids} -- {status.notes[0][1][:200]}"))
-            if status.status == "failed":
+            if status.state == "failed":
                 summary.failed.append((sub.student_id, status.reason or ""))
-            elif status.status == "flagged":
+            elif status.state == "flagged":
                 summary.flagged.append((sub.student_id, "; ".join(status.flags)))
             else:
                 summary.graded.append(sub.student_id)

@@ -67,7 +67,7 @@ def default_db_url(course_dir: Path) -> str:
 class Status:
     """The outcome of grading one submission."""
 
-    status: str  # graded | failed | flagged
+    state: str  # graded | failed | flagged
     reason: str | None = None
     flags: tuple[str, ...] = ()
     submitted_at: datetime | None = None
@@ -77,9 +77,9 @@ class Status:
     @property
     def label(self) -> str:
         """``graded``, ``failed: <reason>`` or ``flagged: <reasons>``."""
-        if self.status == "failed":
+        if self.state == "failed":
             return f"failed: {self.reason}"
-        if self.status == "flagged":
+        if self.state == "flagged":
             return f"flagged: {'; '.join(self.flags)}"
         return "graded"
 
@@ -204,7 +204,7 @@ def record(
             if stored and stored.submitted_at and stamp and stamp < stored.submitted_at:
                 session.rollback()
                 return False
-            _write_grades(session, assignment, student_id, stamp, scores, status.status != "graded")
+            _write_grades(session, assignment, student_id, stamp, scores, status.state != "graded")
             _write_status(session, assignment, student_id, status, stamp)
             session.commit()
         except BaseException:
@@ -256,7 +256,7 @@ def _write_grades(session, assignment: str, student_id: str, stamp, scores, revi
 def _write_status(session, assignment: str, student_id: str, status: Status, stamp) -> None:
     """Insert or replace the status row (``INSERT ... ON CONFLICT DO UPDATE``); not committed."""
     values = {
-        "status": status.status,
+        "status": status.state,
         "reason": status.reason,
         "flags": json.dumps(list(status.flags)),
         "submitted_at": stamp,
