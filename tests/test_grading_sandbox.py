@@ -195,3 +195,31 @@ def test_kernel_sees_only_the_allow_list(tmp_path, canaries):
                                  "dev", "proc", "tmp", *Path(sys.prefix).resolve().parts[1:2],
                                  *Path(sys.base_prefix).resolve().parts[1:2],
                                  *checkout.parts[1:2]}, seen["ls /"]  # fmt: skip
+
+
+@pytest.fixture
+def secret_in_environment():
+    """A world-readable folder inside the environment (an allow-listed path), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="dl-course-masked-", dir=Path(sys.prefix).resolve()))
+    folder.chmod(0o755)
+    (folder / "secret.txt").write_text("course folder inside the environment")
+    (folder / "secret.txt").chmod(0o644)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_a_masked_folder_inside_an_allow_listed_path_is_hidden(tmp_path, secret_in_environment):
+    # The allow-list shows the whole environment; a course or scratch folder that happens to
+    # lie inside it must still be hidden (autograde masks them)
+    work, ipc = tmp_path / "run" / "work", tmp_path / "run" / "ipc"
+    prepare_dirs(work, ipc)
+    folder = str(secret_in_environment)
+    code = (
+        "import json, os\nseen = {}\n"
+        f"try:\n    seen['ls'] = os.listdir({folder!r})\n"
+        "except OSError as error:\n    seen['ls'] = type(error).__name__\n"
+        f"seen['read'] = os.path.exists(os.path.join({folder!r}, 'secret.txt'))\n"
+        "print(json.dumps(seen))\n"
+    )
+    seen = asyncio.run(_run_in_sandbox(work, ipc, secret_in_environment, code))
+    assert seen == {"ls": [], "read": False}
