@@ -611,6 +611,27 @@ _OUTPUT = [
     ("sigmoid for attention weights", _choice({"attention weights": "sigmoid"}, {})),
 ]
 
+# --- interpretation questions (choice and numeric answers, checked hidden) ---------------
+
+_LAYER_BELOW = [
+    ("three layers off (layer 7)", "SIGMOID_LAYER_BELOW_1E6 = 7\n"),
+    ("the top layer (20)", "SIGMOID_LAYER_BELOW_1E6 = 20\n"),
+    ("the exponent read as a layer (6)", "SIGMOID_LAYER_BELOW_1E6 = 6\n"),
+    ("a float, not an int", "SIGMOID_LAYER_BELOW_1E6 = 10.0\n"),
+]
+
+_SATURATED = [
+    ("a percentage, not a fraction", "SIGMOID_SATURATED_LAYER1 = 47.6\n"),
+    ("the third layer's fraction", "SIGMOID_SATURATED_LAYER1 = 0.65\n"),
+    ("tanh's first layer", "SIGMOID_SATURATED_LAYER1 = 0.006\n"),
+    ("a string", 'SIGMOID_SATURATED_LAYER1 = "0.48"\n'),
+]
+
+_SLOPE_RANGE = [
+    ("the small slopes (a)", 'BEST_SLOPE_RANGE = "a"\n'),
+    ("the linear network (c)", 'BEST_SLOPE_RANGE = "c"\n'),
+    ("a slope instead of a letter", "BEST_SLOPE_RANGE = 0.3\n"),
+]
 
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     "sigmoid": _SIGMOID,
@@ -624,4 +645,7 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     "softmax": _SOFTMAX,
     "softmax_backward": _SOFTMAX_BACKWARD,
     "output_activation": _OUTPUT,
+    "sigmoid_layer_below_1e6": _LAYER_BELOW,
+    "best_slope_range": _SLOPE_RANGE,
+    "sigmoid_saturated_layer1": _SATURATED,
 }
