@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -182,3 +183,13 @@ def test_difference(got, expected, reason):
 def test_docstring_examples():
     result = doctest.testmod(yours, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_a_python_warning_counts_as_an_error(capsys):
+    def sigmoid(x):  # right values, but it warns: the experiment's output would carry it
+        warnings.warn("a slow path", UserWarning, stacklevel=1)
+        return _stable_sigmoid(x)
+
+    chosen, out = _choose({"sigmoid": sigmoid}, capsys)
+    assert chosen is ref.sigmoid
+    assert "raised UserWarning: a slow path" in out
