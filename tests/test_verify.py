@@ -14,6 +14,7 @@ import io
 import json
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -253,15 +254,26 @@ def test_forgiving_answer_cells_and_preamble():
 
 def test_the_secret_seed_is_only_in_masked_places(tmp_path):
     from dl_course.autograde import Grader, Limits
+    from dl_course.intake import Submission
     from dl_course.layout import assignments
 
     (assignment,) = assignments(ROOT, ["01_activation_functions"])
-    grader = Grader.open(assignment, tmp_path / "course", "sqlite://", Limits(), masked=[])
+    course = tmp_path / "course"
+    grader = Grader.open(assignment, course, "sqlite://", Limits(), masked=[course])
     try:
         assert grader.scratch in grader.masked  # job files, expected values, blocker
         assert grader.expected.is_relative_to(grader.scratch)
         assert grader.seed.bit_length() > 64
         assert str(grader.seed) not in grader.preamble
+        # what a worker's kernels are told to hide: the course folder and the scratch folder
+        grader.template = tmp_path / "template"
+        sub = Submission("alice", tmp_path / "alice.ipynb", None, datetime.now(UTC))
+        job = grader.job(sub, 0)
+        assert set(job.masked) == {str(course), str(grader.scratch)}
+        for path in (job.result_path, job.verify.expected, job.verify.blocker, job.work_root):
+            assert Path(path).is_relative_to(grader.scratch), path
+        assert job.verify.seed == grader.seed
+        assert job.verify.nonce != grader.job(sub, 1).verify.nonce  # one per submission
     finally:
         grader.close()
 
