@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from nbgrader import api
 
 from dl_course import gradebook
-from dl_course.autograde import define_assignment
 from dl_course.layout import Assignment, venv_bin_on_path
+from dl_course.template import define_assignment
 from tests.grading_fixtures import TINY, make_repo
 from tests.pg_server import postgres_server  # noqa: F401
 
