@@ -36,7 +36,12 @@ class FakeWorkers:
 
     def __call__(self, context, job: Job, log_path: Path, timeout: int) -> WorkerResult:
         self.graded.append(job.student_id)
-        return self.results.get(job.student_id, WorkerResult(dict(FULL), verified=VERIFIED))
+        result = self.results.get(job.student_id)
+        if result is None:  # a full score, with a graded notebook as a worker leaves one
+            graded = Path(job.out_dir) / f"{TINY}.ipynb"
+            graded.write_text(f"graded {job.student_id} {job.timestamp}")
+            result = WorkerResult(dict(FULL), verified=VERIFIED, autograded=str(graded))
+        return result
 
 
 @pytest.fixture
@@ -185,3 +190,19 @@ def test_tampering_that_fooled_the_kernel_scores_nothing(tmp_path, run):
     assert row["status"].startswith("flagged: tampering detected: numpy.allclose replaced")
     assert set(row["notes"]) == {"test_square", "test_relu"}
     assert _manual(tmp_path)["mallory"]
+
+
+def test_recorded_files_follow_the_latest_result(tmp_path, run):
+    notebook = _submit(tmp_path, "ann", 0, text="first")
+    run()
+    course = tmp_path / "course"
+    submitted = course / "submitted" / "ann" / TINY
+    graded = course / "autograded" / "ann" / TINY / f"{TINY}.ipynb"
+    assert (submitted / f"{TINY}.ipynb").read_bytes() == notebook.read_bytes()
+    assert (submitted / "timestamp.txt").read_text() == "2026-01-01T00:00:00+00:00"
+    assert graded.read_text() == "graded ann 2026-01-01T00:00:00+00:00"
+    # a newer submission that could not be graded: no older graded notebook is left behind
+    _submit(tmp_path, "ann", 60, text="broken")
+    run(ann=WorkerResult.failure("kernel died"))
+    assert not graded.exists()
+    assert (submitted / "timestamp.txt").read_text() == "2026-01-01T00:01:00+00:00"
