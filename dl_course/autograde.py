@@ -3,26 +3,23 @@
 The parent process (this module) is the only one that writes the gradebook. It
 
 1. defines the assignment in the course folder (``./course`` unless ``--course-dir``) with
-   nbgrader ``generate_assignment``, and once more in a private *template* course folder with
-   its own SQLite gradebook, copied for every worker;
+   nbgrader ``generate_assignment``, and once more in a private template course folder
+   (``template``) that every worker copies;
 2. reads the submissions (``intake``: a folder, a zip of folders or an LMS zip);
 3. skips submissions already graded from identical content, and any older than the one
-   graded (a newer submission replaces the older one's grade);
-4. grades ``--jobs`` submissions at a time, each in a worker process (``worker``) whose
-   kernel runs in a bubblewrap sandbox (``sandbox``), killing a worker's whole process group
-   when it runs past ``--timeout``;
-5. records each result as it arrives: scores and status in the gradebook, the graded
-   notebook under ``course/autograded/`` (for ``dl-course feedback``), a log under
-   ``course/logs/``; then prints a summary of graded, failed and flagged submissions.
+   graded (``policy.skip_reason``);
+4. grades ``--jobs`` submissions at a time, each in a worker process (``processes``,
+   ``worker``) whose kernels run in a bubblewrap sandbox (``sandbox``);
+5. records each result as it arrives: the status it gets (``policy.status_of``), scores and
+   status in the gradebook (``gradebook``), the submitted and graded notebooks (``archive``),
+   a log under ``course/logs/``; then prints a summary of graded, failed and flagged
+   submissions.
 
-Scoring rules: a test cell scores its in-kernel (nbgrader) points only if the grader's own
-comparison of its values, outside the kernel, agreed (``verify``: the expected values are
-computed once per run, in ``prepare``, from the solution on the same secret inputs); else 0,
-with a note for the student and the instructor. A failed submission (no notebook, unreadable
-notebook, kernel death, time limit) keeps the verified points of the tests that ran before
-the failure and is marked for review. Runtime tampering (``integrity``), a static-scan hit,
-a misnamed notebook, files beside it, or points withheld by the verification only flag the
-submission for review: points never depend on flags.
+``Grader`` holds one run: the source's probes, the run's secret seed, the expected values
+(computed once, in the background, from the solution on the same secret inputs) and the
+``jobs.Job`` of each submission. Points and flags are ``policy``'s: a test cell keeps its
+in-kernel points only where the grader's own check of its values agreed; flags only mark a
+submission for review.
 """
 
 from __future__ import annotations
