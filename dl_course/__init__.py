@@ -11,6 +11,8 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
 
     intake        collect: a folder, a zip, an LMS export -> Submission (id, notebook, flags)
       |
+    shard         owns: with --shard K/N, only this grader's share (a hash of the student id)
+      |
     policy        skip_reason: content already graded, or older than the graded one
       |
     autograde     Grader: the run's plan (probes, secret seed, expected values, template)
@@ -41,6 +43,7 @@ Modules:
 - ``validate``     -- ``validate``: what a student runs before submitting
 - ``labsetup``     -- JupyterLab settings applied by ``make``
 - ``intake``       -- reading a class's submissions (folder, zip, LMS zip)
+- ``shard``        -- ``--shard K/N``: one grader's share of the class (graders on many machines)
 - ``autograde``    -- ``autograde``: the run (Grader: expected values, jobs, recording each
                       result) and the command line
 - ``template``     -- the assignment template every worker copies (cached by source digest)
@@ -54,7 +57,9 @@ Modules:
 - ``integrity``    -- static scan and run-time probes against tampering (flags for review)
 - ``verify``       -- the grader's own check of each test cell's values, outside the kernel
 - ``kernel_code``  -- the code sent into kernels (probes), as real modules
-- ``gradebook``    -- the main gradebook and grading statuses (written by the parent only)
+- ``gradebook``    -- the main gradebook and grading statuses (written by the parent only; one
+                      transaction per result, so graders on many machines share a PostgreSQL one)
 - ``feedback``     -- ``feedback``: one HTML file per student, hidden tests stripped
-- ``grades``       -- ``grades``: the grade table as text, CSV or JSON
+- ``grades``       -- ``grades``: the grade table as text, CSV or JSON; per student with totals;
+                      the Canvas and Moodle import files
 """
