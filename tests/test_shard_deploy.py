@@ -128,6 +128,9 @@ def test_kubernetes_indexed_job_runs_the_tested_command():
         "01_activation_functions", mounts["submissions"]["mountPath"], f"3/{shards}", db,
         mounts["course"]["mountPath"], 2,
     )  # fmt: skip
+    # The grader runs in the checkout the Dockerfile installs (find_root needs solutions/)
+    workdir = re.search(r"^WORKDIR (\S+)$", (ROOT / "Dockerfile").read_text(), re.M)[1]
+    assert container["workingDir"] == workdir
     # bubblewrap needs mounts and a fresh /proc: see the manifest's comment
     assert container["securityContext"] == {"privileged": True}
     assert int(container["resources"]["requests"]["cpu"]) == 2  # = --jobs 2
