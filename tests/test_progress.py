@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from dl_course.cli import main
-from dl_course.progress import NO_NOTEBOOK
+from dl_course.progress import COLUMNS, NO_NOTEBOOK, CourseProgress, NotebookProgress
 from dl_course.release import release
 from dl_course.selfcheck import check_my_work
 from tests.grading_fixtures import TINY, make_repo
@@ -130,3 +130,26 @@ def test_progress_outside_a_course(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["progress"]) == 2
     assert "no course repository" in capsys.readouterr().err
+
+
+def test_progress_html_has_the_columns_and_escapes():
+    progress = CourseProgress(
+        Path("notebooks"),
+        [
+            NotebookProgress("00_a", "a.ipynb", 1, 1, 0, 2.0, 5.0, ["cell 3 raised KeyError: <x>"]),
+            NotebookProgress("01_b", "", 0, 0, 2, 0.0, 4.0, [NO_NOTEBOOK]),
+        ],
+    )
+    page = progress.html()
+    assert page.startswith("<table class='dl-course-progress' data-earned='2' data-total='9'>")
+    header = page.split("<thead><tr>")[1].split("</tr></thead>")[0]
+    assert header == "".join(f"<th>{c}</th>" for c in COLUMNS)
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("</tr><tr>")
+    assert rows[0] == (
+        "<tr><td>00_a</td><td>1</td><td>1</td><td>0</td><td>2 / 5</td>"
+        "<td>cell 3 raised KeyError: &lt;x&gt;</td>"
+    )
+    assert rows[2] == (
+        "<td><b>Total</b></td><td><b>1</b></td><td><b>1</b></td><td><b>2</b></td>"
+        "<td><b>2 / 9</b></td><td><b></b></td></tr>"
+    )
