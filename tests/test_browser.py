@@ -260,3 +260,18 @@ def test_a_missing_browser_fails_under_ci_and_is_skipped_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match=r"needs Chromium \(Debian package"):
         require_browser()
+
+
+def test_student_copy_uses_the_notebooks_own_check_cell(tmp_path):
+    source = tmp_path / "src" / "01_a" / "01_a.ipynb"
+    source.parent.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, source)
+    appended = nbformat.read(student_copy(source, tmp_path / "one"), as_version=4)
+    assert [c.source for c in appended.cells] == ["x = 1", CHECK_CELL]
+    own = "from dl_helpers.selfcheck import check_my_work\ncheck_my_work()  # your work"
+    nb.cells.append(nbformat.v4.new_code_cell(own))
+    nbformat.write(nb, source)
+    kept = nbformat.read(student_copy(source, tmp_path / "two"), as_version=4)
+    assert [c.source for c in kept.cells] == ["x = 1", own]
+    assert nbformat.read(source, as_version=4) == nb  # the original is never touched
