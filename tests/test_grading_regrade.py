@@ -206,3 +206,19 @@ def test_recorded_files_follow_the_latest_result(tmp_path, run):
     run(ann=WorkerResult.failure("kernel died"))
     assert not graded.exists()
     assert (submitted / "timestamp.txt").read_text() == "2026-01-01T00:01:00+00:00"
+
+
+def test_points_withheld_by_the_verification_flag_the_submission(tmp_path, run):
+    _submit(tmp_path, "otto", 0)
+    withheld = WorkerResult(
+        dict(FULL), verified={"test_square": None, "test_relu": "the grader received no values"}
+    )
+    run(otto=withheld)
+    row = _rows(tmp_path)["otto"]
+    assert row["exercises"] == {"test_square": 2.0, "test_relu": 0.0}
+    assert row["status"] == (
+        "flagged: values not verified: 1 test cell(s) passed in the kernel but not the "
+        "grader's check of their values (test_relu)"
+    )
+    assert row["notes"] == {"test_relu": "0/3: the grader received no values"}
+    assert _manual(tmp_path)["otto"]

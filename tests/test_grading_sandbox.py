@@ -223,3 +223,26 @@ def test_a_masked_folder_inside_an_allow_listed_path_is_hidden(tmp_path, secret_
     )
     seen = asyncio.run(_run_in_sandbox(work, ipc, secret_in_environment, code))
     assert seen == {"ls": [], "read": False}
+
+
+@pytest.mark.parametrize("as_nobody", [True, False], ids=["dropped-to-nobody", "uid-0-inside"])
+def test_the_kernel_holds_no_capabilities_either_way(tmp_path, monkeypatch, as_nobody):
+    # As root the kernel becomes nobody when nobody can read the environment; otherwise it
+    # stays uid 0 inside bubblewrap, which must then drop every capability itself
+    if os.geteuid() != 0:
+        pytest.skip("only a grader running as root chooses between the two")
+    if as_nobody and sandbox_uid() is None:
+        pytest.skip("nobody cannot read this environment")
+    if not as_nobody:
+        monkeypatch.setattr("dl_course.sandbox.sandbox_uid", lambda: None)
+    work, ipc = tmp_path / "run" / "work", tmp_path / "run" / "ipc"
+    prepare_dirs(work, ipc)
+    code = (
+        "import json, os\nstatus = open('/proc/self/status').read()\n"
+        "caps = {k: int(status.split(k + ':')[1].split()[0], 16)\n"
+        "        for k in ('CapEff', 'CapPrm', 'CapBnd')}\n"
+        "print(json.dumps({'uid': os.getuid(), **caps}))\n"
+    )
+    seen = asyncio.run(_run_in_sandbox(work, ipc, tmp_path / "nothing", code))
+    assert seen["uid"] == (65534 if as_nobody else 0)
+    assert seen["CapEff"] == seen["CapPrm"] == 0, seen
