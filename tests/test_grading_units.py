@@ -155,3 +155,26 @@ def test_empty_nbgrader_metadata_is_dropped():
     cell.metadata["nbgrader"] = {}
     DropEmptyNbgraderMetadata().preprocess_cell(cell, {}, 0)
     assert "nbgrader" not in cell.metadata
+
+
+def test_an_edited_assignment_gets_a_template_of_its_own(tmp_path):
+    from dl_course.layout import Assignment
+    from dl_course.template import cached_template
+    from tests.grading_fixtures import TINY, make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    assignment = Assignment(repo, TINY)
+    course = tmp_path / "course"
+    (tmp_path / "a").mkdir()
+    first = cached_template(assignment, course, tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    assert cached_template(assignment, course, tmp_path / "b") == first  # cached
+    source = assignment.source_notebook
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[4].metadata["nbgrader"]["points"] = 4  # test_square: 2 -> 4 points
+    nbformat.write(nb, source)
+    (tmp_path / "c").mkdir()
+    second = cached_template(assignment, course, tmp_path / "c")
+    assert second != first
+    copied = second / "solutions" / TINY / f"{TINY}.ipynb"
+    assert copied.read_bytes() == source.read_bytes()

@@ -57,6 +57,7 @@ def test_round_trip_keeps_dtype_shape_and_types():
         "ints": np.arange(3, dtype=np.int16),
         "complex": np.array([1 + 2j], dtype=np.complex64),
         "py float": 0.1,
+        "a third": 1 / 3,  # every digit of a double survives
         "py int": 10**30,
         "flag": True,
         "none": None,
@@ -74,6 +75,7 @@ def test_round_trip_keeps_dtype_shape_and_types():
         np.testing.assert_array_equal(got[key], values[key])
     assert type(got["np scalar"]) is np.float32 and got["np scalar"] == 1.5
     assert type(got["py float"]) is float and got["py float"] == 0.1
+    assert got["a third"] == 1 / 3
     assert type(got["py int"]) is int and got["py int"] == 10**30
     assert got["flag"] is True and got["none"] is None and got["text"] == "sigmoid"
     assert isinstance(got["nested"], list) and isinstance(got["nested"][1], tuple)
