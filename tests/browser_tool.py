@@ -83,17 +83,18 @@ class LabServer:
 
 
 @contextlib.contextmanager
-def jupyter_lab(base: Path, *, start_timeout: float = 120) -> Iterator[LabServer]:
-    """Start the project's JupyterLab (this environment's, set up by ``make``) on a free
-    loopback port with a random token, serving ``base/root``; its settings, workspaces and
-    runtime files stay below ``base``. Shut down (kernels included) on exit."""
+def jupyter_lab(base: Path, *, app: str = "lab", start_timeout: float = 120) -> Iterator[LabServer]:
+    """Start the project's JupyterLab (this environment's, set up by ``make``), or with
+    ``app="notebook"`` its classic notebook interface (Notebook 7), on a free loopback port
+    with a random token, serving ``base/root``; its settings, workspaces and runtime files
+    stay below ``base``. Shut down (kernels included) on exit."""
     root, log = base / "root", base / "jupyterlab.log"
     for folder in ("root", "settings", "workspaces", "runtime", "config"):
         (base / folder).mkdir(parents=True, exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
     command = [
         str(Path(sys.executable).parent / "jupyter"),
-        "lab",
+        app,
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",

@@ -12,7 +12,10 @@ never modified), one JupyterLab server for all of them, and headless Chromium:
    between the ``BEGIN/END SOLUTION`` markers), save, *Run All Cells* again: no error
    output, and the table reports every test passed with full points.
 
-Screenshots of both tables land in ``$DL_COURSE_SCREENSHOTS`` when set (``make
+The classic notebook interface (Notebook 7) gets a shorter check on the tiny fixture: Run All
+from its menu, and the check-my-work table.
+
+Screenshots of the tables land in ``$DL_COURSE_SCREENSHOTS`` when set (``make
 screenshots`` sets it to ``assets/screenshots``, the committed ones), else in the test's
 temporary folder; the test prints where.
 
@@ -33,8 +36,10 @@ import pytest
 
 from dl_course.layout import EXPECTED_FAILURE_TAG
 from dl_course.notebooks import is_answer_cell, is_test_cell, nbgrader_meta
+from dl_course.release import release
 from tests import browser_tool
 from tests.browser_tool import jupyter_lab, require_browser
+from tests.grading_fixtures import TINY, make_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASED = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
@@ -108,12 +113,15 @@ def student_copy(source: Path, root: Path) -> Path:
 class NotebookPage:
     """A notebook open in JupyterLab, driven the way a student drives it."""
 
-    def __init__(self, page, lab, path: Path):
+    def __init__(self, page, server, path: Path, *, app: str = "lab"):
         self.page, self.path = page, path
         self.nb = nbformat.read(path, as_version=4)
         self.code_cells = sum(c.cell_type == "code" for c in self.nb.cells)
-        # reset: the workspace would reopen the notebooks of earlier tests beside this one
-        page.goto(lab.url(f"lab/tree/{path.relative_to(lab.root).as_posix()}", "reset"))
+        relative = path.relative_to(server.root).as_posix()
+        if app == "lab":  # reset: the workspace would reopen earlier tests' notebooks too
+            page.goto(server.url(f"lab/tree/{relative}", "reset"))
+        else:  # the classic interface: one notebook per page
+            page.goto(server.url(f"notebooks/{relative}"))
         # JupyterLab adds the cells a few at a time: wait for all of them
         page.wait_for_function(
             "n => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length === n",
@@ -125,6 +133,7 @@ class NotebookPage:
     def wait_idle(self) -> None:
         self.page.wait_for_selector(
             ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
+            state="attached",
             timeout=120_000,
         )
 
@@ -275,3 +284,23 @@ def test_student_copy_uses_the_notebooks_own_check_cell(tmp_path):
     kept = nbformat.read(student_copy(source, tmp_path / "two"), as_version=4)
     assert [c.source for c in kept.cells] == ["x = 1", own]
     assert nbformat.read(source, as_version=4) == nb  # the original is never touched
+
+
+def test_classic_notebook_runs_the_self_check(chromium, tmp_path_factory, screenshots):
+    """The classic interface (Notebook 7) on the tiny fixture: Run All from its menu, and the
+    check-my-work cell finds the notebook (JPY_SESSION_NAME) and shows its table."""
+    base = tmp_path_factory.mktemp("classic")
+    (released,) = release(make_repo(base / "repo"), dest=base / "released")
+    with jupyter_lab(base / "server", app="notebook") as server:
+        path = student_copy(released / f"{TINY}.ipynb", server.root)
+        context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+        try:
+            notebook = NotebookPage(context.new_page(), server, path, app="notebook")
+            prompts = notebook.run_all()
+            assert prompts[-1] == f"[{notebook.code_cells}]:", prompts
+            attributes, statuses = notebook.self_check()
+            assert attributes == {"earned": "0", "total": "5"}
+            assert statuses == ["not attempted", "not attempted"]
+            notebook.page.screenshot(path=screenshots / f"classic-{TINY}-blank.png")
+        finally:
+            context.close()
