@@ -10,7 +10,6 @@ private one per assignment).
 The path a submission takes through ``dl-course autograde`` (parent process unless noted)::
 
     intake        collect: a folder, a zip, an LMS export -> Submission (id, notebook, flags)
-      |           (``shard``: only this grader's share, with ``--shard K/N``)
       |
     shard         owns: with --shard K/N, only this grader's share (a hash of the student id)
       |
@@ -46,7 +45,6 @@ Modules:
 - ``selfcheck``    -- *check my work* from inside a notebook (validate's report as a table)
 - ``labsetup``     -- JupyterLab settings applied by ``make``
 - ``intake``       -- reading a class's submissions (folder, zip, LMS zip)
-- ``shard``        -- ``--shard K/N``: the disjoint share of submissions one grader takes
 - ``shard``        -- ``--shard K/N``: one grader's share of the class (graders on many machines)
 - ``autograde``    -- ``autograde``: the run (Grader: expected values, jobs, recording each
                       result) and the command line
