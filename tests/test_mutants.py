@@ -11,7 +11,8 @@ source replaces its answer and
    (``verify.parse_probe_output``) and judged against the solution's values on the same
    seed (``verify.judge``), exactly as ``dl-course autograde`` does outside the sandbox. The
    probes run with the packages the grader blocks (dl_helpers, torch, scipy, sklearn)
-   hidden: ``sys.modules`` entries set to None and the names bound to them removed, then
+   hidden, less those a probe's ``allow`` names (the grader gives those a kernel of their
+   own): ``sys.modules`` entries set to None and the names bound to them removed, then
    restored -- a cheap stand-in for the grader's file-system blocking, which
    ``tests/test_verify.py`` checks in a real sandbox. So a mutant whose fault is calling
    torch or the reference is caught by the comparison as the grader catches it (NameError,
@@ -57,7 +58,7 @@ for _dlgate_key in [*_dlgate_modules, *_dlgate_blocked]:
     _dlgate_sys.modules[_dlgate_key] = None
 for _dlgate_key in _dlgate_names:
     del globals()[_dlgate_key]
-""".replace("BLOCKED", repr(verify.BLOCKED_PACKAGES))
+"""
 _RESTORE = """
 for _dlgate_key in [*_dlgate_modules, *_dlgate_blocked]:
     _dlgate_sys.modules.pop(_dlgate_key, None)
@@ -91,19 +92,23 @@ def _probes(assignment) -> dict[str, verify.Probe]:
 
 
 def values_of(kernel: Kernel, probes: list[verify.Probe]) -> dict[str, verify.Outcome]:
-    """What the grader would receive from each probe, run with the blocked packages hidden."""
-    hidden = kernel.run(_HIDE)
-    assert hidden.ok, f"hiding the blocked packages failed: {hidden.describe()}"
-    try:
-        return {
-            p.grade_id: verify.parse_probe_output(
-                kernel.run(verify.probe_cell_source(p, SEED, NONCE)).stdout, NONCE
-            )
-            for p in probes
-        }
-    finally:
-        restored = kernel.run(_RESTORE)
-        assert restored.ok, f"restoring the blocked packages failed: {restored.describe()}"
+    """What the grader would receive from each probe, run with the blocked packages hidden
+    (all but those the probe's ``allow`` names)."""
+    outcomes = {}
+    for allow in sorted({p.allow for p in probes}):
+        blocked = tuple(b for b in verify.BLOCKED_PACKAGES if b not in allow)
+        hidden = kernel.run(_HIDE.replace("BLOCKED", repr(blocked)))
+        assert hidden.ok, f"hiding the blocked packages failed: {hidden.describe()}"
+        try:
+            for p in probes:
+                if p.allow == allow:
+                    outcomes[p.grade_id] = verify.parse_probe_output(
+                        kernel.run(verify.probe_cell_source(p, SEED, NONCE)).stdout, NONCE
+                    )
+        finally:
+            restored = kernel.run(_RESTORE)
+            assert restored.ok, f"restoring the blocked packages failed: {restored.describe()}"
+    return outcomes
 
 
 class WarmKernel:
