@@ -205,12 +205,14 @@ def bwrap_args(
     tmpfs_roots = [Path("/tmp")]
     # Only what is bound is there: a masked path outside it needs no cover
     masked = [p for p in masked if any(p.is_relative_to(v) for v in shown)]
+    # A mask inside a readable path below /tmp goes on after that path is bound back (below),
+    # or the bind would cover it
+    below_tmp = [r for r in readable if r.is_relative_to("/tmp")]
+    late = [p for p in masked if any(p.is_relative_to(r) for r in below_tmp)]
     for path in masked:
-        if path.is_dir():
-            args += ["--tmpfs", str(path)]
-            tmpfs_roots.append(path)
-        elif path.exists():
-            args += ["--ro-bind", "/dev/null", str(path)]
+        if path not in late:
+            args += _mask(path)
+            tmpfs_roots += [path] if path.is_dir() else []
     bound_back = []
     for path in readable:
         if path in blocked:
@@ -220,6 +222,8 @@ def bwrap_args(
                 args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", str(path), str(path)]
             bound_back.append(path)
+    for path in late:
+        args += _mask(path)
     for path in blocked:
         if not any(path.is_relative_to(b) for b in bound_back):  # inside one: it exists
             for parent in _tmpfs_parents(path, tmpfs_roots):
@@ -239,6 +243,14 @@ def bwrap_args(
     else:  # bwrap started by root would otherwise keep every capability (remounts included)
         args += ["--cap-drop", "ALL"]
     return [*args, "--"]
+
+
+def _mask(path: Path) -> list[str]:
+    """bwrap arguments that hide ``path``: an empty folder over a folder, an empty file over a
+    file (nothing for a path that does not exist)."""
+    if path.is_dir():
+        return ["--tmpfs", str(path)]
+    return ["--ro-bind", "/dev/null", str(path)] if path.exists() else []
 
 
 def _allow_list_root(shown: list[Path]) -> list[str]:
