@@ -314,6 +314,15 @@ def batchnorm_backward(cache, upstream):
         d = d - d.mean(axis=0) - x_hat * (d * x_hat).mean(axis=0)
     return inv_std * d, (upstream * x_hat).sum(axis=0), upstream.sum(axis=0)
 '''),
+    # caught by the visible float32 case
+    ("dx computed in float64 whatever the input", '''
+def batchnorm_backward(cache, upstream):
+    x_hat, gamma, inv_std, train = cache
+    d = np.asarray(gamma * upstream, dtype=np.float64)
+    if train:
+        d = d - d.mean(axis=0) - x_hat * (d * x_hat).mean(axis=0)
+    return inv_std * d, (upstream * x_hat).sum(axis=0), upstream.sum(axis=0)
+'''),
 ]
 
 # --- EarlyStopping -------------------------------------------------------------------------
