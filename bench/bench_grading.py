@@ -3,22 +3,26 @@
     python bench/bench_grading.py [--assignment 01_activation_functions] [--students 6]
 
 Builds a class of correct submissions (trimmed to setup, answer and test cells, as the
-sample class is), then measures
+sample class is), then measures, in one run on one machine:
 
-- a plain nbclient execution of one submission (no nbgrader, no sandbox): the floor;
-- one submission through ``dl-course autograde`` (sandbox, probes, nbgrader, and the
-  verification run: a second sandboxed kernel that recomputes every scored test cell's values
-  for the grader to compare), ``--jobs 1``;
-- the whole class at ``--jobs 1`` and ``--jobs 2`` (submissions per minute).
-
-The sandbox overhead is the per-submission autograde time over the plain execution time;
-it includes nbgrader's own work (sanitizing, gradebook writes), which any grading pays.
-The plain execution is also timed with the kernel killed at the end (``shutdown_kernel =
-"immediate"``, as the grader does) instead of nbclient's default graceful shutdown (~3 s).
-The course set-up (gradebook creation, once per course) is timed separately; every run also
-computes the expected values once (one verification kernel on the solution), inside its
-``autograde`` wall time. Last, the phases of the fastest single-submission run, as its worker
-logged them (``verification (all)`` is the second kernel).
+- the floor: a plain nbclient execution of one submission (no nbgrader, no sandbox), with
+  nbclient's default graceful kernel shutdown (~3 s of waiting) and with the kernel killed at
+  the end (``shutdown_kernel = "immediate"``, as the grader does);
+- one submission through ``dl-course autograde`` (``--jobs 1``) into a new course folder with
+  a warm template cache: the latency an instructor waits for one notebook. It includes the
+  once-per-run work: nbgrader defining the assignment in the gradebook and the expected
+  values (a verification kernel on the solution), both made in the background while the
+  submission is graded;
+- the class at ``--jobs 1`` and ``--jobs 2``; the time per further submission at
+  ``--jobs 1`` is ``(T(class) - T(one)) / (students - 1)``: the per-submission cost once the
+  run is under way, where each worker starts its kernels while the previous submission is
+  graded (``processes.Ahead``). Each submission's grading is sandboxed, probed for tampering,
+  run by nbgrader and verified by a second sandboxed kernel; the overhead is that cost over
+  the floor;
+- the class on one PostgreSQL gradebook: one grader against three graders
+  (``--shard 0/3``, ``1/3``, ``2/3``) started at once, as three machines would run them (here
+  they share this machine's cores); skipped with a note when PostgreSQL is not installed;
+- the phases of the single-submission run, as its worker logged them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,17 +104,57 @@ def graded_seconds(assignment, subs: Path, course: Path, jobs: int, cache: Path)
     return elapsed
 
 
+def shard_seconds(root: Path, name: str, subs: Path, course: Path, url: str, shards: int) -> float:
+    """Wall time of ``shards`` graders (``dl-course autograde --shard k/shards``) started at
+    once on the PostgreSQL gradebook ``url``, until the last one ends."""
+    dl_course = Path(sys.executable).with_name("dl-course")
+    start = time.perf_counter()
+    graders = [
+        subprocess.Popen(
+            [str(dl_course), "autograde", name, str(subs), "--shard", f"{k}/{shards}", "--db",
+             url, "--course-dir", str(course), "--jobs", "1"],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for k in range(shards)
+    ]
+    outputs = [g.communicate()[0] for g in graders]
+    elapsed = time.perf_counter() - start
+    for grader, out in zip(graders, outputs, strict=True):
+        assert grader.returncode == 0, out[-3000:]
+    return elapsed
+
+
+def postgres_rows(root: Path, name: str, subs: Path, tmp_path: Path) -> list[tuple[str, float]]:
+    """One grader vs three shards at once on one PostgreSQL (a fresh database each)."""
+    try:
+        from tests.pg_server import PostgresServer, ServerMissing
+    except ImportError as error:  # pragma: no cover - the checkout always has tests/
+        return [(f"PostgreSQL runs skipped: {error}", float("nan"))]
+    rows = []
+    try:
+        with PostgresServer() as server:
+            for shards in (1, 3):
+                url = server.create_database(f"bench{shards}")
+                seconds = shard_seconds(root, name, subs, tmp_path / f"pg-{shards}", url, shards)
+                rows.append((f"PostgreSQL, {shards} grader(s) at once (s)", seconds))
+    except ServerMissing as error:
+        return [(f"PostgreSQL runs skipped: {error}", float("nan"))]
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assignment", default="01_activation_functions")
     parser.add_argument("--students", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=2, help="runs per timing (best kept)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the shard runs")
     args = parser.parse_args()
     root = find_root(Path(__file__))
     (assignment,) = assignments(root, [args.assignment])
+    n = args.students
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp_path = Path(tmp)
-        subs = make_class(root, args.assignment, tmp_path, args.students)
+        subs = make_class(root, args.assignment, tmp_path, n)
         one = tmp_path / "one"
         one.mkdir()
         shutil.copytree(subs / "student00", one / "student00")
@@ -128,28 +173,31 @@ def main() -> int:
         }
         single = min(singles)
         phases = logged_phases(tmp_path / f"c1-{singles[single]}")
-        runs = {
-            jobs: graded_seconds(assignment, subs, tmp_path / f"c-{jobs}", jobs, cache)
-            for jobs in (1, 2)
-        }
+        runs = {jobs: graded_seconds(assignment, subs, tmp_path / f"c-{jobs}", jobs, cache)
+                for jobs in (1, 2)}  # fmt: skip
         expected = min(expected_seconds(assignment, tmp_path / f"e-{i}") for i in range(2))
-    print(f"{'measure':<44} {'value':>12}")
-    print(f"{'plain nbclient execution (s)':<44} {plain:>12.2f}")
-    print(f"{'autograde, one submission, --jobs 1 (s)':<44} {single:>12.2f}")
-    print(f"{'first run incl. gradebook set-up (s)':<44} {setup_and_one:>12.2f}")
-    print(f"{'  of which expected values, once per run (s)':<44} {expected:>12.2f}")
-    overhead = (single - plain) / plain * 100
-    print(f"{'sandboxed grading overhead (%)':<44} {overhead:>12.1f}")
-    print(f"{'plain, kernel killed at the end (s)':<44} {plain_kill:>12.2f}")
-    overhead_kill = (single - plain_kill) / plain_kill * 100
-    print(f"{'overhead over that (%)':<44} {overhead_kill:>12.1f}")
-    for jobs, seconds in runs.items():
-        rate = args.students / seconds * 60
-        label = f"class of {args.students}, --jobs {jobs} (submissions/min)"
-        print(f"{label:<44} {rate:>12.1f}")
+        pg = [] if args.no_postgres else postgres_rows(root, args.assignment, subs, tmp_path)
+    further = (runs[1] - single) / (n - 1)
+    rows = [
+        ("plain nbclient execution, graceful shutdown (s)", plain),
+        ("plain, kernel killed at the end: the floor (s)", plain_kill),
+        ("first run incl. template and gradebook set-up (s)", setup_and_one),
+        ("autograde, one submission, --jobs 1 (s)", single),
+        ("  overhead over the floor (%)", (single - plain_kill) / plain_kill * 100),
+        ("  expected values, once per run, in the background (s)", expected),
+        (f"class of {n}, --jobs 1 (s)", runs[1]),
+        ("  each further submission, --jobs 1 (s)", further),
+        ("  overhead over the floor (%)", (further - plain_kill) / plain_kill * 100),
+        (f"class of {n}, --jobs 1 (submissions/min)", n / runs[1] * 60),
+        (f"class of {n}, --jobs 2 (submissions/min)", n / runs[2] * 60),
+        *pg,
+    ]
+    print(f"{'measure':<58} {'value':>10}")
+    for label, value in rows:
+        print(f"{label:<58} {value:>10.2f}")
     print("phases of the fastest single-submission run (s):")
     for name, seconds in phases.items():
-        print(f"  {name:<42} {seconds:>12.2f}")
+        print(f"  {name:<56} {seconds:>10.2f}")
     return 0
 
 

@@ -17,9 +17,11 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
       |
     autograde     Grader: the run's plan (probes, secret seed, expected values, template)
       |
-      +-> worker  (``processes``: own process per submission, killed at the time limit;
-      |     |      ``jobs.Job`` in, ``jobs.WorkerResult`` out)
-      |     |       nbgrader Autograde in a private copy of the template, with
+      +-> worker  (``processes``: own process per submission, started a turn ahead,
+      |     |      killed at the time limit; ``jobs.Job`` in, ``jobs.WorkerResult`` out)
+      |     |       before its turn: the template copied, both kernels started (``warmup``:
+      |     |       the grading kernel imports the setup's modules; trusted code only)
+      |     |       in its turn: nbgrader Autograde in that private copy of the template, with
       |     |       ``preprocessors``: GuardedExecute runs the kernel in the ``sandbox``,
       |     |       with ``integrity`` probes (``kernel_code.tamper_probe``) around the cells
       |     +-- verify: a second sandboxed kernel without the reference packages runs the
@@ -51,7 +53,9 @@ Modules:
 - ``template``     -- the assignment template every worker copies (cached by source digest)
 - ``archive``      -- a recorded submission's files: ``submitted/`` and ``autograded/``
 - ``policy``       -- which submissions are graded, and the status each result gets
-- ``processes``    -- worker processes: started from a forkserver, killed at the time limit
+- ``processes``    -- worker processes: started from a forkserver a turn ahead, killed at
+                      the time limit
+- ``warmup``       -- the grading kernel started ahead of need, its setup modules imported
 - ``jobs``         -- the typed hand-offs: Job, the probe plans, ExecutionReport, WorkerResult
 - ``worker``       -- grading one submission in its own process
 - ``phases``       -- seconds per grading phase (logs, ``bench/bench_grading.py``)

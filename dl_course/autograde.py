@@ -2,15 +2,18 @@
 
 The parent process (this module) is the only one that writes the gradebook. It
 
-1. defines the assignment in the course folder (``./course`` unless ``--course-dir``) with
-   nbgrader ``generate_assignment``, and once more in a private template course folder
-   (``template``) that every worker copies;
+1. defines the assignment in a private template course folder (``template``, cached) that
+   every worker copies, and, in the background while the first submissions are graded, in
+   the course folder (``./course`` unless ``--course-dir``) with nbgrader
+   ``generate_assignment``;
 2. reads the submissions (``intake``: a folder, a zip of folders or an LMS zip);
 3. skips submissions already graded from identical content, and any older than the one
    graded (``policy.skip_reason``);
 4. grades ``--jobs`` submissions at a time, each in a worker process (``processes``,
-   ``worker``) whose kernels run in a bubblewrap sandbox (``sandbox``);
-5. records each result as it arrives: the status it gets (``policy.status_of``), scores and
+   ``worker``) whose kernels run in a bubblewrap sandbox (``sandbox``); one more worker is
+   started ahead and starts its kernels while the others are graded (``processes.Ahead``);
+5. once the assignment is defined and the expected values exist, records each result as it
+   arrives: the status it gets (``policy.status_of``), scores and
    status in the gradebook (``gradebook``), the submitted and graded notebooks (``archive``),
    a log under ``course/logs/``; then prints a summary of graded, failed and flagged
    submissions.
@@ -25,6 +28,7 @@ submission for review.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import shutil
 import sys
@@ -127,8 +131,8 @@ class Grader:
         self.blocker = scratch / "blocker" / "__init__.py"
         self.expected = scratch / "expected.json"
         self.packages = packages  # blocked when verifying
-        self._expected_run: ThreadPoolExecutor | None = None
-        self._expected_done = None
+        self._background: ThreadPoolExecutor | None = None
+        self._ready: list = []
 
     @classmethod
     def open(
@@ -160,35 +164,42 @@ class Grader:
         return grader
 
     def close(self) -> None:
-        if self._expected_run is not None:
-            self._expected_run.shutdown(wait=True)
+        if self._background is not None:
+            self._background.shutdown(wait=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def prepare(self) -> None:
-        """Define the assignment in the worker template and in the course folder.
+        """Make the worker template, and start defining the assignment in the course folder
+        and computing the expected values, both in the background (``wait_until_ready``).
 
         The template (a course folder with its own SQLite gradebook) is cached in
         ``course/.cache`` by the digest of the assignment's source folder; a new SQLite main
         gradebook starts as a copy of the template's.
         """
         self.template = template.cached_template(self.assignment, self.course_dir, self.scratch)
-        # The expected values (a sandboxed kernel) are computed in the background, while
-        # nbgrader defines the assignment in the main gradebook and the first workers run
-        # (a worker waits for them before it compares; see ``wait_for_expected``).
-        self._expected_run = ThreadPoolExecutor(max_workers=1)
-        self._expected_done = self._expected_run.submit(self.compute_expected)
         main_db = self.course_dir / "gradebook.db"
         if self.db_url == gradebook.default_db_url(self.course_dir) and not main_db.exists():
             shutil.copy(self.template / "gradebook.db", main_db)
         gradebook.ensure_schema(self.db_url)
+        # Workers need only the template: nbgrader's definition of the assignment in the main
+        # gradebook (seconds) and the expected values (a sandboxed kernel) are made while the
+        # first submissions are graded; nothing is recorded before both are done.
+        self._background = ThreadPoolExecutor(max_workers=2)
+        self._ready = [
+            self._background.submit(self.compute_expected),
+            self._background.submit(self._define_assignment),
+        ]
+
+    def _define_assignment(self) -> None:
         with gradebook.exclusive(self.db_url):  # graders sharing a gradebook: one at a time
             template.define_assignment(self.assignment, self.course_dir, self.db_url)
 
-    def wait_for_expected(self) -> None:
-        """Return once the expected values exist; ``CourseError`` if they could not be made
-        (then no result of this run may be recorded)."""
-        if self._expected_done is not None:
-            self._expected_done.result()
+    def wait_until_ready(self) -> None:
+        """Return once the assignment is defined in the main gradebook and the expected values
+        exist; ``CourseError`` if either failed (then no result of this run may be
+        recorded)."""
+        for future in self._ready:
+            future.result()
 
     def verify_settings(self, folder: Path) -> verify.Settings:
         """Where and with which limits a verification kernel runs."""
@@ -264,9 +275,13 @@ class Grader:
             ),
         )
 
-    def run_worker(self, job: Job, log_path: Path) -> WorkerResult:
-        """Grade ``job`` in a worker process, within the submission's time limit."""
-        return processes.run_worker(self.context, job, log_path, self.limits.timeout)
+    def start_worker(self, job: Job, log_path: Path) -> processes.Started:
+        """Start the worker process of ``job``: it prepares, then waits for its turn."""
+        return processes.start_worker(self.context, job, log_path)
+
+    def run_worker(self, started: processes.Started) -> WorkerResult:
+        """Grade in the ``started`` worker, within the submission's time limit."""
+        return processes.run_worker(started, self.limits.timeout)
 
     def store(
         self, sub: intake.Submission, result: WorkerResult, status: gradebook.Status, scores
@@ -336,18 +351,26 @@ def _grade_all(grader: Grader, subs, jobs: int, summary: Summary, progress: bool
             pending.append((sub, digest, index))
     logs = grader.course_dir / "logs" / grader.assignment.name
     lock = threading.Lock()  # results are recorded one at a time, by this process only
+    by_index = {index: sub for sub, _, index in pending if sub.notebook is not None}
+
+    def start(index):
+        sub = by_index[index]
+        return grader.start_worker(grader.job(sub, index), logs / f"{sub.student_id}.log")
+
+    ahead = processes.Ahead(start, list(by_index))
 
     def grade_one(sub, index):
         if sub.notebook is None:
             return WorkerResult.failure(sub.problem)
-        return grader.run_worker(grader.job(sub, index), logs / f"{sub.student_id}.log")
+        return grader.run_worker(ahead.take(index))
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # The pool's threads all finish before the worker still waiting ahead (if any) is killed.
+    with contextlib.closing(ahead), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade_one, sub, i): (sub, digest) for sub, digest, i in pending}
         bar = tqdm(total=len(futures), unit="submission", disable=not progress, file=sys.stderr)
         for future in as_completed(futures):
-            try:  # nothing is recorded before the expected values exist
-                grader.wait_for_expected()
+            try:  # nothing is recorded before the assignment and its expected values exist
+                grader.wait_until_ready()
             except CourseError:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

@@ -68,8 +68,7 @@ class Job:
     """One submission for a worker: grade ``notebook`` of ``student_id`` in ``work_root``
     from a copy of ``template``, the graded notebook into ``out_dir``, the result into
     ``result_path``. ``masked`` are hidden from every kernel; ``test_ids`` are the source's
-    test cells (never counted as the student's code); ``queued_at`` is when the parent
-    started the worker (wall clock), for the phase timings."""
+    test cells (never counted as the student's code)."""
 
     assignment: str
     student_id: str
@@ -85,7 +84,6 @@ class Job:
     test_ids: list[str]
     tamper: TamperPlan
     verify: VerifyPlan
-    queued_at: float | None = None
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -30,7 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
 
-from dl_course import integrity
+from dl_course import integrity, warmup
 from dl_course.jobs import ExecutionReport
 from dl_course.notebooks import HIDDEN_BEGIN, is_test_cell
 from dl_course.phases import PHASES, phase
@@ -89,8 +89,11 @@ class GuardedExecute(Execute):
         nb.cells = cells
         died = None
         start = time.perf_counter()
+        # A kernel started ahead of need (``warmup``); nbclient leaves a kernel it was given
+        # running, so this shuts it down (``_cleanup_kernel``) as nbclient does its own.
+        given = km or warmup.take()
         try:
-            nb, resources = super().preprocess(nb, resources, km)
+            nb, resources = super().preprocess(nb, resources, given)
         except DeadKernelError:
             died = "kernel died (os._exit, a crash, or a resource limit)"
         except Exception as error:  # e.g. the kernel never started: say why, then fail
@@ -98,6 +101,8 @@ class GuardedExecute(Execute):
             Path(self.report_path).write_text(report.to_json())
             raise
         finally:
+            if given is not None and km is None and self.km is not None:
+                self._cleanup_kernel()
             PHASES["execute (all)"] += time.perf_counter() - start
         probes = [
             (c.metadata[PROBE_KEY], _probe_report(c)) for c in nb.cells if PROBE_KEY in c.metadata

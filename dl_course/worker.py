@@ -8,6 +8,10 @@ with this course's preprocessors (``preprocessors.autograde_steps``: the sandbox
 the integrity probes, output caps, kernel death), runs the grader's own check of the values
 (``verify``) in a second sandboxed kernel, and writes a ``WorkerResult`` for the parent.
 
+A worker is started ahead of its turn (``processes.Ahead``): ``prepare`` copies the template
+and starts both kernels with trusted code only (``warmup``), then the worker waits for the
+parent to start its turn, and only then reads the submission and runs it (``grade``).
+
 ``scores`` are nbgrader's in-kernel scores; ``verified`` says, per test cell that scored in
 the kernel, whether the grader's own comparison of its values agreed (``None``) or why not.
 The final score of a cell is its in-kernel score only if verified (``verify.apply``); the
@@ -21,15 +25,19 @@ import json
 import logging
 import os
 import shutil
+import signal
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from traitlets.config import Config
 
-from dl_course import integrity, verify
+from dl_course import integrity, verify, warmup
 from dl_course.jobs import ExecutionReport, Job, WorkerResult
 from dl_course.layout import SOURCE_DIR
 from dl_course.nbgrader_api import nbgrader_config
@@ -122,48 +130,79 @@ def _scores(course: Path, assignment: str, student: str) -> dict[str, list[float
         return {g.name: [g.auto_score or 0.0, g.max_score] for g in nb.grades}
 
 
-def grade(job: Job) -> WorkerResult:
-    """Grade the submission described by ``job`` (see the module docstring)."""
-    if job.queued_at is not None:  # wall time at which the parent started this worker process
-        PHASES["worker process start"] = time.time() - job.queued_at
-    with phase("worker total"):
-        result = _grade(job)
-    log = logging.getLogger("dl-course.worker")
-    log.info(TIMING_MARK + json.dumps({k: round(v, 3) for k, v in PHASES.items()}))
-    return result
+@dataclass
+class Prepared:
+    """What a worker sets up before its turn (trusted work only: no submission code runs):
+    the private course folder (a copy of the template), the kernel's work folders, the
+    verification kernels (``None`` if they could not start) and whether the grading kernel
+    was started ahead (``warmup``)."""
+
+    course: Path
+    work_dir: Path
+    ipc_dir: Path
+    verifier: verify.Verifier | None
+    warm: bool
 
 
-def _grade(job: Job) -> WorkerResult:
+def prepare(job: Job) -> Prepared:
+    """Copy the template and the assignment's files, and start both kernels: the
+    verification kernels run the trusted preamble, the grading kernel imports its modules."""
     root = Path(job.work_root)
-    nb, problem = _read_notebook(Path(job.notebook))
-    if nb is None:
-        return WorkerResult.failure(problem)
-    result = WorkerResult(flags=integrity.scan_source(_student_sources(nb, job.test_ids)))
-
     course = root / "course"
     with phase("copy template and work folder"):
         shutil.copytree(job.template, course)
-        submitted = course / "submitted" / job.student_id / job.assignment
-        submitted.mkdir(parents=True)
-        nbformat.write(nb, submitted / f"{job.assignment}.ipynb")
-        timestamp = datetime.fromisoformat(job.timestamp).isoformat()
-        (submitted / "timestamp.txt").write_text(timestamp)
-
         work_dir, ipc_dir = root / "work", root / "ipc"
         shutil.copytree(
             course / SOURCE_DIR / job.assignment, work_dir, ignore=shutil.ignore_patterns("*.ipynb")
         )
         prepare_dirs(work_dir, ipc_dir)
-    # The verification kernel starts (trusted preamble only) while nbgrader runs.
-    verifier = _start_verifier(job, root)
-    try:
-        _autograde(job, course, work_dir, ipc_dir, result)
-        with phase("verification (all)"):
-            result.verified = _verify(job, nb, result.scores, verifier)
-    finally:
-        if verifier is not None:
-            with phase("verification kernel shutdown"):
-                verifier.close()
+    verifier = _start_verifier(job, root)  # in a background thread
+    with phase("grading kernel start and warm-up"):
+        config = autograde_config(job, course, work_dir, ipc_dir)
+        warm = warmup.start(config, warmup.modules_of(job.verify.preamble))
+    return Prepared(course, work_dir, ipc_dir, verifier, warm)
+
+
+def grade(job: Job, prepared: Prepared | None = None, started: float | None = None) -> WorkerResult:
+    """Grade the submission described by ``job`` (see the module docstring), in the folders
+    and kernels ``prepared`` (made now if not given); its time limit counts from
+    ``started`` (wall clock; default: now)."""
+    started = time.time() if started is None else started
+    with phase("worker total"):
+        prepared = prepared or prepare(job)
+        try:
+            result = _grade(job, prepared, started)
+        finally:
+            _stop_kernels(prepared)
+    log = logging.getLogger("dl-course.worker")
+    log.info(TIMING_MARK + json.dumps({k: round(v, 3) for k, v in PHASES.items()}))
+    return result
+
+
+def _stop_kernels(prepared: Prepared) -> None:
+    """Kill what ``prepare`` started (the grading kernel, if the grading did not use it)."""
+    if prepared.verifier is not None:
+        with phase("verification kernel shutdown"):
+            prepared.verifier.close()
+    km = warmup.take()  # still here when the submission could not be read
+    if km is not None:
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def _grade(job: Job, prepared: Prepared, started: float) -> WorkerResult:
+    nb, problem = _read_notebook(Path(job.notebook))
+    if nb is None:
+        return WorkerResult.failure(problem)
+    result = WorkerResult(flags=integrity.scan_source(_student_sources(nb, job.test_ids)))
+    course = prepared.course
+    submitted = course / "submitted" / job.student_id / job.assignment
+    submitted.mkdir(parents=True)
+    nbformat.write(nb, submitted / f"{job.assignment}.ipynb")
+    timestamp = datetime.fromisoformat(job.timestamp).isoformat()
+    (submitted / "timestamp.txt").write_text(timestamp)
+    _autograde(job, course, prepared.work_dir, prepared.ipc_dir, result)
+    with phase("verification (all)"):
+        result.verified = _verify(job, nb, result.scores, prepared.verifier, started)
     if result.autograded:
         _, notes = verify.apply(result.scores, result.verified)
         annotate(Path(result.autograded), notes)
@@ -232,7 +271,7 @@ def _start_verifier(job: Job, root: Path) -> verify.Verifier | None:
 
 
 def _verify(
-    job: Job, nb: NotebookNode, scores: dict, verifier: verify.Verifier | None
+    job: Job, nb: NotebookNode, scores: dict, verifier: verify.Verifier | None, started: float
 ) -> dict[str, str | None]:
     """``{grade_id: None | reason}`` for every test cell that scored in the kernel: its values
     from the verification run (see the module docstring) against the expected ones. A failure
@@ -242,7 +281,7 @@ def _verify(
     wanted = [probes[gid] for gid, (score, _) in scores.items() if score and gid in probes]
     if not wanted:
         return {}
-    spent = time.time() - (job.queued_at or time.time())
+    spent = time.time() - started
     limit = job.limits.timeout
     log = logging.getLogger("dl-course.worker")
     try:
@@ -287,8 +326,10 @@ def annotate(path: Path, notes: dict[str, str]) -> None:
     nbformat.write(nb, path)
 
 
-def run_job(job_path: str, log_path: str) -> None:
-    """Entry point of a worker process: grade the job, write its result, log to ``log_path``.
+def run_job(job_path: str, log_path: str, turn: Connection | None = None) -> None:
+    """Entry point of a worker process: prepare, wait for a word on ``turn`` (sent by the
+    parent when this submission's time starts; ``None``: go at once), grade the job, write its
+    result; log to ``log_path``.
 
     The process starts its own session so the parent can kill it with everything it started.
     """
@@ -299,4 +340,11 @@ def run_job(job_path: str, log_path: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.captureWarnings(True)
     job = Job.from_json(Path(job_path).read_text())
-    Path(job.result_path).write_text(grade(job).to_json())
+    prepared = prepare(job)
+    if turn is not None:
+        with phase("waiting for its turn"):
+            try:
+                turn.recv()
+            except EOFError:  # the parent is gone: nobody will give this worker a turn
+                os.killpg(0, signal.SIGKILL)  # its kernels too
+    Path(job.result_path).write_text(grade(job, prepared).to_json())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -28,13 +29,18 @@ VERIFIED = {"test_square": None, "test_relu": None}
 
 
 class FakeWorkers:
-    """Stands in for ``processes.run_worker``: the result scripted for each student."""
+    """Stands in for ``processes.start_worker`` and ``run_worker``: the result scripted for
+    each student."""
 
     def __init__(self) -> None:
         self.results: dict[str, WorkerResult] = {}
         self.graded: list[str] = []
 
-    def __call__(self, context, job: Job, log_path: Path, timeout: int) -> WorkerResult:
+    def start(self, context, job: Job, log_path: Path) -> SimpleNamespace:
+        return SimpleNamespace(job=job, discard=lambda: None)
+
+    def run(self, started, timeout: int) -> WorkerResult:
+        job = started.job
         self.graded.append(job.student_id)
         result = self.results.get(job.student_id)
         if result is None:  # a full score, with a graded notebook as a worker leaves one
@@ -51,7 +57,8 @@ def run(tmp_path, monkeypatch):
     repo = make_repo(tmp_path / "repo")
     assignment = Assignment(repo, TINY)
     workers = FakeWorkers()
-    monkeypatch.setattr("dl_course.processes.run_worker", workers)
+    monkeypatch.setattr("dl_course.processes.start_worker", workers.start)
+    monkeypatch.setattr("dl_course.processes.run_worker", workers.run)
     monkeypatch.setattr(Grader, "compute_expected", lambda self: None)
     (tmp_path / "subs").mkdir()
 

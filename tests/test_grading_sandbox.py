@@ -246,3 +246,65 @@ def test_the_kernel_holds_no_capabilities_either_way(tmp_path, monkeypatch, as_n
     seen = asyncio.run(_run_in_sandbox(work, ipc, tmp_path / "nothing", code))
     assert seen["uid"] == (65534 if as_nobody else 0)
     assert seen["CapEff"] == seen["CapPrm"] == 0, seen
+
+
+STATE = r"""
+import json, sys
+shell = get_ipython()
+print(json.dumps({
+    "loaded": [name in sys.modules for name in ("numpy", "numpy.linalg", "colorsys")],
+    "names": sorted(n for n in shell.user_ns if not n.startswith("_")),
+    "count": shell.execution_count,
+}))
+"""
+
+
+async def _state(km) -> dict:
+    client = km.client()
+    client.start_channels()
+    texts: list[str] = []
+    try:
+        await client.wait_for_ready(timeout=60)
+        hook = lambda msg: texts.append(msg["content"].get("text", ""))  # noqa: E731
+        await client.execute_interactive(STATE, timeout=60, output_hook=hook)
+    finally:
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+    return json.loads("".join(texts).strip().splitlines()[-1])
+
+
+def test_a_kernel_started_ahead_is_a_fresh_kernel_with_the_setup_modules_imported(tmp_path):
+    from dl_course import warmup
+
+    states = {}
+    for kind in ("warm", "cold"):
+        work, ipc = tmp_path / kind / "work", tmp_path / kind / "ipc"
+        prepare_dirs(work, ipc)
+        config = Config({"SandboxedKernelManager": {"work_dir": str(work), "ipc_dir": str(ipc)}})
+        if kind == "warm":  # a name that is no module, and one that fails, are passed over
+            modules = ["numpy", "numpy.linalg", "numpy.linspace", "no_such_module_3f9"]
+            assert warmup.start(config, modules)
+            km = warmup.take()
+            assert km is not None and warmup.take() is None  # handed over once
+        else:  # as nbclient starts one
+            km = SandboxedKernelManager(config=config)
+            asyncio.run(km.start_kernel(extra_arguments=list(warmup.KERNEL_ARGUMENTS)))
+        states[kind] = asyncio.run(_state(km))
+    assert states["warm"]["loaded"] == [True, True, False]
+    assert states["cold"]["loaded"][:2] == [False, False]
+    # the same namespace and execution count as a kernel nobody warmed: no name left behind
+    assert states["warm"]["names"] == states["cold"]["names"]
+    assert states["warm"]["count"] == states["cold"]["count"]
+
+
+@pytest.mark.parametrize("preamble, modules", [
+    ("import numpy as np\nimport matplotlib.pyplot as plt", ["numpy", "matplotlib.pyplot"]),
+    ("try:\n    from torch import nn, optim\nexcept ImportError:\n    pass",
+     ["torch", "torch.nn", "torch.optim"]),
+    ("from dl_helpers.checks import *\nimport numpy", ["dl_helpers.checks", "numpy"]),
+    ("from . import sibling\nimport os, os.path\nimport os", ["os", "os.path"]),
+])  # fmt: skip
+def test_the_modules_a_setup_imports(preamble, modules):
+    from dl_course import warmup
+
+    assert warmup.modules_of(preamble) == modules

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-from dl_course import processes
+from dl_course import processes, worker
 from dl_course.jobs import ExecutionReport, Job, Limits, TamperPlan, VerifyPlan, WorkerResult
 from dl_course.preprocessors import (
     DropEmptyNbgraderMetadata,
@@ -49,7 +53,6 @@ def _job(tmp_path: Path) -> Job:
             blocker=str(tmp_path / "blocker.py"),
             packages={"torch": ["/x/torch"]},
         ),  # fmt: skip
-        queued_at=12.5,
     )
 
 
@@ -68,14 +71,14 @@ def test_every_hand_off_survives_its_json_round_trip(tmp_path):
     assert WorkerResult.failure("why") == WorkerResult(failed="why")
 
 
-def _sleeps_forever(job_path: str, log_path: str) -> None:
+def _sleeps_forever(job_path: str, log_path: str, turn) -> None:
     os.setsid()
     child = os.fork()  # a grandchild (as a kernel would be): killed with the group
     Path(job_path).with_name("grandchild.pid").write_text(str(child if child else os.getpid()))
     time.sleep(600)
 
 
-def _exits(job_path: str, log_path: str) -> None:
+def _exits(job_path: str, log_path: str, turn) -> None:
     os._exit(3)
 
 
@@ -94,9 +97,8 @@ def test_a_worker_past_its_time_is_killed_with_its_group(tmp_path, monkeypatch, 
     monkeypatch.setattr("dl_course.worker.run_job", body)  # fork: the child sees the stub
     job = _job(tmp_path)
     start = time.monotonic()
-    result = processes.run_worker(
-        multiprocessing.get_context("fork"), job, tmp_path / "log.txt", timeout=2
-    )
+    started = processes.start_worker(multiprocessing.get_context("fork"), job, tmp_path / "log.txt")
+    result = processes.run_worker(started, timeout=2)
     assert result.failed.startswith(reason) and result.scores == {}
     assert time.monotonic() - start < 30
     pid_file = tmp_path / "grandchild.pid"
@@ -106,6 +108,123 @@ def test_a_worker_past_its_time_is_killed_with_its_group(tmp_path, monkeypatch, 
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _alive(pid), "the worker's process group must be killed, not just the worker"
+
+
+def _prepares_then_works(prepare: float, work: float):
+    """A worker body that prepares for ``prepare`` seconds, waits for its turn, then works
+    for ``work`` seconds and leaves a result."""
+
+    def body(job_path: str, log_path: str, turn) -> None:
+        os.setsid()
+        time.sleep(prepare)
+        turn.recv()
+        time.sleep(work)
+        job = Job.from_json(Path(job_path).read_text())
+        Path(job.result_path).write_text(WorkerResult(scores={"t": [1.0, 1.0]}).to_json())
+
+    return body
+
+
+@pytest.mark.parametrize("work, reason", [(0.2, None), (4.0, "time limit of 2 s")])
+def test_the_time_limit_counts_from_the_turn_not_from_the_start(tmp_path, monkeypatch, work,
+                                                                 reason):  # fmt: skip
+    # 2.5 s of preparing (kernels starting ahead) is not the submission's time; 4 s of work is
+    monkeypatch.setattr("dl_course.worker.run_job", _prepares_then_works(2.5, work))
+    started = processes.start_worker(multiprocessing.get_context("fork"), _job(tmp_path),
+                                     tmp_path / "log.txt")  # fmt: skip
+    time.sleep(3.0)
+    result = processes.run_worker(started, timeout=2)
+    assert result.failed == (reason and f"{reason} for the submission exceeded")
+    assert result.scores == ({} if reason else {"t": [1.0, 1.0]})
+
+
+def _prepare_with_a_grandchild(job: Job) -> None:
+    """Stands in for ``worker.prepare``: starts a grandchild, as the kernels are."""
+    child = os.fork()
+    if child == 0:
+        time.sleep(600)
+    Path(job.result_path).with_name("grandchild.pid").write_text(str(child))
+
+
+def _grandchild(tmp_path: Path) -> int:
+    pid_file = tmp_path / "grandchild.pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(pid_file.read_text())
+
+
+def _gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def test_a_worker_never_given_its_turn_is_killed_with_its_kernels(tmp_path, monkeypatch):
+    monkeypatch.setattr("dl_course.worker.prepare", _prepare_with_a_grandchild)
+    started = processes.start_worker(multiprocessing.get_context("fork"), _job(tmp_path),
+                                     tmp_path / "log.txt")  # fmt: skip
+    grandchild = _grandchild(tmp_path)
+    started.discard()  # the run ended (or failed) before this worker's turn
+    assert _gone(grandchild) and not started.process.is_alive()
+
+
+def test_a_waiting_worker_whose_parent_is_gone_kills_its_session(tmp_path, monkeypatch):
+    # The parent's end of the pipe closes when the parent dies: the worker reads EOF.
+    monkeypatch.setattr("dl_course.worker.prepare", _prepare_with_a_grandchild)
+    job = _job(tmp_path)
+    job_path = tmp_path / "job.json"
+    job_path.write_text(job.to_json())
+    waiting, turn = multiprocessing.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the worker; it must not hold the parent's end itself
+        turn.close()
+        try:
+            worker.run_job(str(job_path), str(tmp_path / "log.txt"), waiting)
+        finally:
+            os._exit(0)
+    waiting.close()
+    grandchild = _grandchild(tmp_path)
+    turn.close()  # the parent "dies"
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert _gone(grandchild) and not Path(job.result_path).exists()
+
+
+class _Starts:
+    """Stands in for starting workers: records which keys were started, in order."""
+
+    def __init__(self) -> None:
+        self.order: list[int] = []
+        self.discarded: list[int] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, key):
+        with self.lock:
+            self.order.append(key)
+        return SimpleNamespace(key=key, discard=lambda: self.discarded.append(key))
+
+
+def test_ahead_keeps_one_worker_started_ahead_in_order():
+    starts = _Starts()
+    ahead = processes.Ahead(starts, [3, 5, 8, 9])
+    assert starts.order == []  # nothing before the first turn
+    assert ahead.take(3).key == 3 and starts.order == [3, 5]  # 5 prepares while 3 runs
+    assert ahead.take(5).key == 5 and starts.order == [3, 5, 8]
+    assert ahead.take(9).key == 9 and starts.order == [3, 5, 8, 9]  # 9 out of turn: now
+    ahead.close()
+    assert starts.discarded == [8]  # started ahead, never taken: killed
+
+
+def test_ahead_starts_each_worker_once_under_concurrent_takes():
+    starts = _Starts()
+    keys = list(range(40))
+    ahead = processes.Ahead(starts, keys)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        taken = list(pool.map(lambda k: ahead.take(k).key, keys))
+    ahead.close()
+    assert taken == keys and sorted(starts.order) == keys and starts.discarded == []
 
 
 def _cell(source: str, outputs: list, **nbgrader) -> nbformat.NotebookNode:

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from dl_course.cli import main
+from dl_course.phases import TIMING_MARK
 from tests.grading_fixtures import HIDDEN_PROBES, TINY, make_repo
 from tests.sandbox_tool import planted_canaries, require_bwrap, sandbox_flags
 
@@ -68,6 +69,10 @@ def test_autograde_grades_feedback(course, capsys):
     }
     assert rows["bob"]["exercises"] == {"test_square": 2.0, "test_relu": 0.0}
     assert rows["alice"]["max_score"] == 5.0
+    for student in rows:  # each was graded in the kernel its worker started ahead of its turn
+        log = (repo / "course" / "logs" / TINY / f"{student}.log").read_text()
+        phases = json.loads(log.split(TIMING_MARK, 1)[1].splitlines()[0])
+        assert "grading kernel start and warm-up" in phases and "kernel start" not in phases
 
     assert main(["grades", "--csv", "grades.csv"]) == 0
     with open(repo / "grades.csv") as handle:

@@ -6,6 +6,7 @@ import argparse
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -63,12 +64,16 @@ def test_autograde_grades_its_shard_only(tmp_path, monkeypatch):
     repo = make_repo(tmp_path / "repo")
     graded: list[str] = []
 
-    def worker(context, job, log_path, timeout):
-        graded.append(job.student_id)
+    def start(context, job, log_path):
+        return SimpleNamespace(job=job, discard=lambda: None)
+
+    def run(started, timeout):
+        graded.append(started.job.student_id)
         return WorkerResult({"test_square": [2.0, 2.0], "test_relu": [3.0, 3.0]},
                             verified={"test_square": None, "test_relu": None})  # fmt: skip
 
-    monkeypatch.setattr("dl_course.processes.run_worker", worker)
+    monkeypatch.setattr("dl_course.processes.start_worker", start)
+    monkeypatch.setattr("dl_course.processes.run_worker", run)
     monkeypatch.setattr(Grader, "compute_expected", lambda self: None)
     source = nbformat.read(repo / "solutions" / TINY / f"{TINY}.ipynb", as_version=4)
     students = ["ana", "ben", "cleo", "dev", "eva"]

@@ -1,0 +1,102 @@
+"""The grading kernel, started before its submission runs, with the setup's modules imported.
+
+A plain notebook run spends most of a short assignment's time starting the kernel and
+importing numpy, torch and matplotlib. A worker process starts ahead of its turn
+(``processes.Ahead``) and does that while the previous submission is graded: it starts the
+sandboxed kernel nbgrader will use and imports, in it, the modules the source's setup cells
+import (``modules_of``: trusted code, no student code yet). ``start`` leaves that kernel for
+``preprocessors.GuardedExecute``, which takes it (``take``) instead of starting one.
+
+The warm-up binds no name in the kernel's namespace and stores no history: a submission
+sees the same kernel as after a cold start, where its own setup cell would import the same
+modules (a module is imported once per process either way). A kernel that did not start
+or warm up is killed and the executor starts one cold, as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import logging
+
+from jupyter_core.utils import run_sync
+from traitlets.config import Config
+
+from dl_course.sandbox import SandboxedKernelManager
+
+# nbclient starts its kernels with the IPython history in memory (no file in the work folder).
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+# One grading kernel per worker process, so the hand-over is a process-wide slot.
+_READY: list[SandboxedKernelManager] = []
+
+
+def modules_of(preamble: str) -> list[str]:
+    """The modules the import statements in ``preamble`` import, in order: ``import a.b``
+    gives ``a.b``; ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a submodule)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(preamble)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return list(dict.fromkeys(names))
+
+
+def warm_source(modules: list[str]) -> str:
+    """Code that imports ``modules`` and leaves no name behind (a name that is not a module,
+    or fails to import, is left for the notebook's own import to report)."""
+    return (
+        "def _dl_grader_warm(names):\n"
+        "    import importlib\n"
+        "    for name in names:\n"
+        "        try:\n"
+        "            importlib.import_module(name)\n"
+        "        except Exception:\n"
+        "            pass\n"
+        f"_dl_grader_warm({modules!r})\n"
+        "del _dl_grader_warm\n"
+    )
+
+
+async def _start(km: SandboxedKernelManager, source: str, timeout: float) -> None:
+    await km.start_kernel(extra_arguments=list(KERNEL_ARGUMENTS))
+    client = km.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=timeout)
+        reply = await client.execute_interactive(
+            source, silent=True, store_history=False, allow_stdin=False, timeout=timeout,
+            output_hook=lambda msg: None,
+        )  # fmt: skip
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the warm-up failed: {reply['content'].get('evalue')}")
+    finally:
+        client.stop_channels()
+
+
+def start(config: Config, modules: list[str], timeout: float = 60) -> bool:
+    """Start the sandboxed grading kernel ``config`` describes (the ``Autograde`` config),
+    import ``modules`` in it and hand it over. ``False`` (nothing handed over) if it failed."""
+    km = SandboxedKernelManager(kernel_name="python3", config=config)
+    try:
+        run_sync(_start)(km, warm_source(modules), timeout)
+    except Exception:  # the executor starts a kernel cold and reports what goes wrong then
+        logging.getLogger("dl-course.worker").exception("the kernel could not be warmed up")
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+        return False
+    _READY.append(km)
+    return True
+
+
+def take() -> SandboxedKernelManager | None:
+    """The kernel ``start`` handed over, if it is still alive (it is then yours to shut down)."""
+    while _READY:
+        km = _READY.pop()
+        if run_sync(km.is_alive)():
+            return km
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+    return None
