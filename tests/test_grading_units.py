@@ -3,6 +3,7 @@ processes at their time limit, and this course's nbgrader preprocessors."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -155,10 +156,15 @@ def _grandchild(tmp_path: Path) -> int:
 
 
 def _gone(pid: int, seconds: float = 10) -> bool:
+    """Whether ``pid`` ends within ``seconds``; it is killed either way (a survivor would hold
+    pytest's output pipes for ten minutes)."""
     deadline = time.monotonic() + seconds
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _alive(pid)
+    gone = not _alive(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return gone
 
 
 def test_a_worker_never_given_its_turn_is_killed_with_its_kernels(tmp_path, monkeypatch):
