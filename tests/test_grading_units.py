@@ -72,11 +72,20 @@ def test_every_hand_off_survives_its_json_round_trip(tmp_path):
     assert WorkerResult.failure("why") == WorkerResult(failed="why")
 
 
+def _detached_sleep() -> None:
+    """Sleep as a kernel stand-in, off pytest's output pipes (a survivor must not hold them)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    time.sleep(120)
+    os._exit(0)
+
+
 def _sleeps_forever(job_path: str, log_path: str, turn) -> None:
     os.setsid()
     child = os.fork()  # a grandchild (as a kernel would be): killed with the group
     Path(job_path).with_name("grandchild.pid").write_text(str(child if child else os.getpid()))
-    time.sleep(600)
+    _detached_sleep()
 
 
 def _exits(job_path: str, log_path: str, turn) -> None:
@@ -143,7 +152,7 @@ def _prepare_with_a_grandchild(job: Job) -> None:
     """Stands in for ``worker.prepare``: starts a grandchild, as the kernels are."""
     child = os.fork()
     if child == 0:
-        time.sleep(600)
+        _detached_sleep()
     Path(job.result_path).with_name("grandchild.pid").write_text(str(child))
 
 
@@ -156,8 +165,7 @@ def _grandchild(tmp_path: Path) -> int:
 
 
 def _gone(pid: int, seconds: float = 10) -> bool:
-    """Whether ``pid`` ends within ``seconds``; it is killed either way (a survivor would hold
-    pytest's output pipes for ten minutes)."""
+    """Whether ``pid`` ends within ``seconds``; it is killed either way."""
     deadline = time.monotonic() + seconds
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
