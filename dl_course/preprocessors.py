@@ -91,7 +91,8 @@ class GuardedExecute(Execute):
         start = time.perf_counter()
         # A kernel started ahead of need (``warmup``); nbclient leaves a kernel it was given
         # running, so this shuts it down (``_cleanup_kernel``) as nbclient does its own.
-        given = km or warmup.take()
+        with phase("waiting for the warm kernel"):
+            given = km or warmup.take()
         try:
             nb, resources = super().preprocess(nb, resources, given)
         except DeadKernelError:

@@ -4,8 +4,10 @@ A plain notebook run spends most of a short assignment's time starting the kerne
 importing numpy, torch and matplotlib. A worker process starts ahead of its turn
 (``processes.Ahead``) and does that while the previous submission is graded: it starts the
 sandboxed kernel nbgrader will use and imports, in it, the modules the source's setup cells
-import (``modules_of``: trusted code, no student code yet). ``start`` leaves that kernel for
-``preprocessors.GuardedExecute``, which takes it (``take``) instead of starting one.
+import (``modules_of``: trusted code, no student code yet), in a background thread, so that
+a worker whose turn has come reads its submission and runs nbgrader's first steps meanwhile.
+``preprocessors.GuardedExecute`` takes that kernel (``take``, waiting for the warm-up)
+instead of starting one.
 
 The warm-up binds no name in the kernel's namespace and stores no history: a submission
 sees the same kernel as after a cold start, where its own setup cell would import the same
@@ -18,6 +20,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import logging
+import threading
+from concurrent.futures import Future
 
 from jupyter_core.utils import run_sync
 from traitlets.config import Config
@@ -28,7 +32,7 @@ from dl_course.sandbox import SandboxedKernelManager
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 # One grading kernel per worker process, so the hand-over is a process-wide slot.
-_READY: list[SandboxedKernelManager] = []
+_READY: list[Future] = []
 
 
 def modules_of(preamble: str) -> list[str]:
@@ -60,8 +64,7 @@ def warm_source(modules: list[str]) -> str:
     )
 
 
-async def _start(km: SandboxedKernelManager, source: str, timeout: float) -> None:
-    await km.start_kernel(extra_arguments=list(KERNEL_ARGUMENTS))
+async def _warm(km: SandboxedKernelManager, source: str, timeout: float) -> None:
     client = km.client()
     client.start_channels()
     try:
@@ -76,25 +79,49 @@ async def _start(km: SandboxedKernelManager, source: str, timeout: float) -> Non
         client.stop_channels()
 
 
-def start(config: Config, modules: list[str], timeout: float = 60) -> bool:
-    """Start the sandboxed grading kernel ``config`` describes (the ``Autograde`` config),
-    import ``modules`` in it and hand it over. ``False`` (nothing handed over) if it failed."""
+def start(config: Config, modules: list[str], timeout: float = 60) -> Future:
+    """Start the sandboxed grading kernel ``config`` describes (the ``Autograde`` config) and
+    import ``modules`` in it in a background thread, for ``take``. The future gives the
+    kernel, or ``None`` if it did not start or warm up."""
+    future: Future = Future()
+    _READY.append(future)
     km = SandboxedKernelManager(kernel_name="python3", config=config)
     try:
-        run_sync(_start)(km, warm_source(modules), timeout)
-    except Exception:  # the executor starts a kernel cold and reports what goes wrong then
-        logging.getLogger("dl-course.worker").exception("the kernel could not be warmed up")
-        with contextlib.suppress(Exception):
-            run_sync(km.shutdown_kernel)(now=True)
-        return False
-    _READY.append(km)
-    return True
+        # From this thread: bwrap --die-with-parent kills the kernel when the *thread* that
+        # started it ends, so a background thread may only talk to it.
+        run_sync(km.start_kernel)(extra_arguments=list(KERNEL_ARGUMENTS))
+    except Exception:
+        _failed(km)
+        future.set_result(None)
+        return future
+
+    def warm() -> None:
+        try:
+            run_sync(_warm)(km, warm_source(modules), timeout)
+        except Exception:
+            _failed(km)
+            future.set_result(None)
+        else:
+            future.set_result(km)
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
+    return future
+
+
+def _failed(km: SandboxedKernelManager) -> None:
+    """Log why, and kill the kernel: the executor starts one cold and reports what goes wrong."""
+    logging.getLogger("dl-course.worker").exception("the kernel could not be warmed up")
+    with contextlib.suppress(Exception):
+        run_sync(km.shutdown_kernel)(now=True)
 
 
 def take() -> SandboxedKernelManager | None:
-    """The kernel ``start`` handed over, if it is still alive (it is then yours to shut down)."""
+    """The kernel ``start`` started, once its warm-up is done, if it is alive (it is then
+    yours to shut down); ``None`` if there is none."""
     while _READY:
-        km = _READY.pop()
+        km = _READY.pop().result()
+        if km is None:
+            continue
         if run_sync(km.is_alive)():
             return km
         with contextlib.suppress(Exception):

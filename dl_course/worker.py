@@ -133,15 +133,14 @@ def _scores(course: Path, assignment: str, student: str) -> dict[str, list[float
 @dataclass
 class Prepared:
     """What a worker sets up before its turn (trusted work only: no submission code runs):
-    the private course folder (a copy of the template), the kernel's work folders, the
-    verification kernels (``None`` if they could not start) and whether the grading kernel
-    was started ahead (``warmup``)."""
+    the private course folder (a copy of the template), the kernel's work folders and the
+    verification kernels (``None`` if they could not start). The grading kernel, if it
+    started, waits in ``warmup``."""
 
     course: Path
     work_dir: Path
     ipc_dir: Path
     verifier: verify.Verifier | None
-    warm: bool
 
 
 def prepare(job: Job) -> Prepared:
@@ -156,11 +155,10 @@ def prepare(job: Job) -> Prepared:
             course / SOURCE_DIR / job.assignment, work_dir, ignore=shutil.ignore_patterns("*.ipynb")
         )
         prepare_dirs(work_dir, ipc_dir)
-    verifier = _start_verifier(job, root)  # in a background thread
-    with phase("grading kernel start and warm-up"):
-        config = autograde_config(job, course, work_dir, ipc_dir)
-        warm = warmup.start(config, warmup.modules_of(job.verify.preamble))
-    return Prepared(course, work_dir, ipc_dir, verifier, warm)
+    verifier = _start_verifier(job, root)  # both in background threads
+    warmup.start(autograde_config(job, course, work_dir, ipc_dir),
+                 warmup.modules_of(job.verify.preamble))  # fmt: skip
+    return Prepared(course, work_dir, ipc_dir, verifier)
 
 
 def grade(job: Job, prepared: Prepared | None = None, started: float | None = None) -> WorkerResult:

@@ -119,7 +119,11 @@ def dense_forward(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
             f"need x (N, D_in), W (D_in, D_out), b (D_out,); got x {x.shape}, W {W.shape}, "
             f"b {b.shape} (one example x of shape (D,) is x[None, :])"
         )
-    return x @ W + b
+    # OpenBLAS's float32 kernels now and then raise the floating-point "invalid" flag for
+    # finite inputs (a SIMD lane past the data), and NumPy reports it as a RuntimeWarning
+    # that depends on the machine; a real NaN or inf still shows in the result.
+    with np.errstate(invalid="ignore"):
+        return x @ W + b
 
 
 def dense_backward(

@@ -158,18 +158,24 @@ class NotebookPage:
     def run_all(self) -> list[str]:
         """Run > Run All Cells; wait until the last code cell ran (its execution count is
         ``code cells`` higher than before) or the kernel has stayed idle for 5 s (the run
-        stopped: a short idle between two cells lasts milliseconds). Returns the prompts."""
+        stopped: a short idle between two cells lasts milliseconds). Returns the prompts.
+        A click that started no cell at all (the page was not ready for it on a loaded
+        machine) is made once more."""
         last = self.prompts()[-1]
         before = int(m[1]) if (m := re.search(r"\[(\d+)\]", last)) else 0
         target = f"[{before + self.code_cells}]:"
-        self.menu("Run", "Run All Cells")
-        deadline, idle = time.monotonic() + RUN_TIMEOUT_S, 0
-        while time.monotonic() < deadline and idle < 5:
-            if self.prompts()[-1] == target:
+        untouched = self.prompts()
+        for _ in range(2):  # a second click only if the first started nothing at all
+            self.menu("Run", "Run All Cells")
+            deadline, idle = time.monotonic() + RUN_TIMEOUT_S, 0
+            while time.monotonic() < deadline and idle < 5:
+                if self.prompts()[-1] == target:
+                    break
+                idle = idle + 1 if self.status() == "idle" else 0
+                self.page.wait_for_timeout(1000)
+            self.wait_idle()
+            if self.prompts() != untouched:
                 break
-            idle = idle + 1 if self.status() == "idle" else 0
-            self.page.wait_for_timeout(1000)
-        self.wait_idle()
         return self.prompts()
 
     def save(self) -> nbformat.NotebookNode:

@@ -283,7 +283,7 @@ def test_a_kernel_started_ahead_is_a_fresh_kernel_with_the_setup_modules_importe
         config = Config({"SandboxedKernelManager": {"work_dir": str(work), "ipc_dir": str(ipc)}})
         if kind == "warm":  # a name that is no module, and one that fails, are passed over
             modules = ["numpy", "numpy.linalg", "numpy.linspace", "no_such_module_3f9"]
-            assert warmup.start(config, modules)
+            assert warmup.start(config, modules).result() is not None
             km = warmup.take()
             assert km is not None and warmup.take() is None  # handed over once
         else:  # as nbclient starts one
