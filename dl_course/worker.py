@@ -161,13 +161,11 @@ def prepare(job: Job) -> Prepared:
     return Prepared(course, work_dir, ipc_dir, verifier)
 
 
-def grade(job: Job, prepared: Prepared | None = None, started: float | None = None) -> WorkerResult:
-    """Grade the submission described by ``job`` (see the module docstring), in the folders
-    and kernels ``prepared`` (made now if not given); its time limit counts from
-    ``started`` (wall clock; default: now)."""
-    started = time.time() if started is None else started
+def grade(job: Job, prepared: Prepared) -> WorkerResult:
+    """Grade the submission described by ``job`` (see the module docstring) in the folders
+    and kernels ``prepared``; its turn, and its time limit, start now."""
+    started = time.time()
     with phase("worker total"):
-        prepared = prepared or prepare(job)
         try:
             result = _grade(job, prepared, started)
         finally:
