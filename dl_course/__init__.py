@@ -15,7 +15,8 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
       |
     policy        skip_reason: content already graded, or older than the graded one
       |
-    autograde     Grader: the run's plan (probes, secret seed, expected values, template)
+    autograde     Grader: the run's plan (probes, secret seed, expected values, template;
+                  the last three cached in the course folder: ``expected``, ``template``)
       |
       +-> worker  (``processes``: own process per submission, started a turn ahead,
       |     |      killed at the time limit; ``jobs.Job`` in, ``jobs.WorkerResult`` out)
@@ -51,6 +52,7 @@ Modules:
 - ``autograde``    -- ``autograde``: the run (Grader: expected values, jobs, recording each
                       result) and the command line
 - ``template``     -- the assignment template every worker copies (cached by source digest)
+- ``expected``     -- the solution's expected values and their secret seed, cached per course
 - ``archive``      -- a recorded submission's files: ``submitted/`` and ``autograded/``
 - ``policy``       -- which submissions are graded, and the status each result gets
 - ``processes``    -- worker processes: started from a forkserver a turn ahead, killed at

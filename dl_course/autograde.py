@@ -3,9 +3,9 @@
 The parent process (this module) is the only one that writes the gradebook. It
 
 1. defines the assignment in a private template course folder (``template``, cached) that
-   every worker copies, and, in the background while the first submissions are graded, in
-   the course folder (``./course`` unless ``--course-dir``) with nbgrader
-   ``generate_assignment``;
+   every worker copies, and in the course folder (``./course`` unless ``--course-dir``): a
+   new SQLite gradebook is a copy of the template's, an existing gradebook gets nbgrader
+   ``generate_assignment`` in the background while the first submissions are graded;
 2. reads the submissions (``intake``: a folder, a zip of folders or an LMS zip);
 3. skips submissions already graded from identical content, and any older than the one
    graded (``policy.skip_reason``);
@@ -18,8 +18,9 @@ The parent process (this module) is the only one that writes the gradebook. It
    a log under ``course/logs/``; then prints a summary of graded, failed and flagged
    submissions.
 
-``Grader`` holds one run: the source's probes, the run's secret seed, the expected values
-(computed once, in the background, from the solution on the same secret inputs) and the
+``Grader`` holds one run: the source's probes, the secret seed, the expected values (the
+solution's values on the same secret inputs: computed in the background and cached in the
+course folder with their seed, ``expected``) and the
 ``jobs.Job`` of each submission. Points and flags are ``policy``'s: a test cell keeps its
 in-kernel points only where the grader's own check of its values agreed; flags only mark a
 submission for review.
@@ -34,7 +35,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,8 @@ import nbformat
 
 from dl_course import (
     archive,
+    expected,
+    fonts,
     gradebook,
     intake,
     integrity,
@@ -53,7 +56,14 @@ from dl_course import (
 )
 from dl_course.cli import add_course_options
 from dl_course.jobs import Job, Limits, TamperPlan, VerifyPlan, WorkerResult
-from dl_course.layout import SOURCE_DIR, Assignment, CourseError, assignments, find_root
+from dl_course.layout import (
+    RELEASE_DIR,
+    SOURCE_DIR,
+    Assignment,
+    CourseError,
+    assignments,
+    find_root,
+)
 from dl_course.notebooks import is_test_cell
 from dl_course.shard import Shard
 
@@ -125,12 +135,15 @@ class Grader:
         ]
         self.answer_ids = verify.answer_ids(source)
         self.preamble = verify.setup_preamble(source)
-        # The secret of this run: the probes' inputs derive from it. It lives in this process
-        # and in job files in the scratch folder, which every sandbox masks.
+        # The secret the probes' inputs derive from: new for each source, or the one the
+        # course's cached expected values were made with (``prepare``). It lives in this
+        # process, in job files in the scratch folder and in the course folder's cache, all
+        # masked by every sandbox.
         self.seed = secrets.randbits(128)
         self.blocker = scratch / "blocker" / "__init__.py"
         self.expected = scratch / "expected.json"
         self.packages = packages  # blocked when verifying
+        self.font_list: Path | None = None  # for the kernels, once built (``fonts``)
         self._background: ThreadPoolExecutor | None = None
         self._ready: list = []
 
@@ -147,6 +160,8 @@ class Grader:
     ) -> Grader:
         """A grader for ``assignment``: its source read, a private scratch folder made (with
         the blocker of the verification runs), the forkserver starting. ``close`` it."""
+        # Start the server first: its imports (a second of CPU) overlap all the set-up below.
+        threading.Thread(target=processes.start_server, daemon=True).start()
         source = nbformat.read(assignment.source_notebook, as_version=4)
         packages = verify.package_dirs(verify.BLOCKED_PACKAGES)
         scratch = Path(tempfile.mkdtemp(prefix="dl-course-grade-"))
@@ -159,8 +174,6 @@ class Grader:
         grader.blocker.parent.mkdir()
         grader.blocker.write_text(verify.BLOCKER_SOURCE)
         grader.blocker.chmod(0o644)
-        # Start the server now: its imports overlap with ``prepare`` (generate_assignment).
-        threading.Thread(target=processes.start_server, daemon=True).start()
         return grader
 
     def close(self) -> None:
@@ -169,26 +182,57 @@ class Grader:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def prepare(self) -> None:
-        """Make the worker template, and start defining the assignment in the course folder
-        and computing the expected values, both in the background (``wait_until_ready``).
+        """Make the worker template, and have the assignment defined in the course folder and
+        the expected values ready, made in the background where needed (``wait_until_ready``).
 
         The template (a course folder with its own SQLite gradebook) is cached in
-        ``course/.cache`` by the digest of the assignment's source folder; a new SQLite main
-        gradebook starts as a copy of the template's.
+        ``course/.cache`` by the digest of the assignment's source folder. A new SQLite main
+        gradebook starts as a copy of the template's, with the template's copies of the
+        source and the release: that is all nbgrader's definition of the assignment would make.
+        The expected values come from the course's cache when it has them (``expected``).
         """
         self.template = template.cached_template(self.assignment, self.course_dir, self.scratch)
         main_db = self.course_dir / "gradebook.db"
+        defined = False
         if self.db_url == gradebook.default_db_url(self.course_dir) and not main_db.exists():
+            for step in (SOURCE_DIR, RELEASE_DIR):
+                shutil.copytree(self.template / step / self.assignment.name,
+                                self.course_dir / step / self.assignment.name,
+                                dirs_exist_ok=True)  # fmt: skip
             shutil.copy(self.template / "gradebook.db", main_db)
+            defined = True
         gradebook.ensure_schema(self.db_url)
         # Workers need only the template: nbgrader's definition of the assignment in the main
         # gradebook (seconds) and the expected values (a sandboxed kernel) are made while the
         # first submissions are graded; nothing is recorded before both are done.
-        self._background = ThreadPoolExecutor(max_workers=2)
-        self._ready = [
-            self._background.submit(self.compute_expected),
-            self._background.submit(self._define_assignment),
-        ]
+        self._background = ThreadPoolExecutor(max_workers=3)
+        if not self.unsafe:  # without a sandbox, a kernel sees all fonts: it scans them
+            self.font_list = fonts.find(self.course_dir / ".cache")
+            if self.font_list is None:  # workers started before it is built go without
+                self._background.submit(self._build_font_list)
+        self._ready = [self._expected_values()]
+        if not defined:
+            self._ready.append(self._background.submit(self._define_assignment))
+
+    def _build_font_list(self) -> None:
+        self.font_list = fonts.build(self.course_dir / ".cache", self.scratch)
+
+    def _expected_values(self) -> Future:
+        """The expected values in ``self.expected``: from the course's cache, with the seed that
+        made them (``self.seed`` becomes it), or computed in the background and then cached."""
+        cache = expected.cache_path(self.assignment, self.course_dir)
+        cached = expected.load(cache)
+        if cached is None:
+            return self._background.submit(self._compute_and_cache, cache)
+        self.seed, values = cached
+        self._write_expected(values)
+        done: Future = Future()
+        done.set_result(None)
+        return done
+
+    def _compute_and_cache(self, cache: Path) -> None:
+        self.compute_expected()
+        expected.store(cache, self.seed, self.expected.read_text())
 
     def _define_assignment(self) -> None:
         with gradebook.exclusive(self.db_url):  # graders sharing a gradebook: one at a time
@@ -216,6 +260,7 @@ class Grader:
             files_from=self.assignment.source_dir,
             quiet=True,  # the kernel's start-up banner must not reach the instructor's terminal
             packages=self.packages,
+            font_list=self.font_list,
         )
 
     def compute_expected(self) -> None:
@@ -241,8 +286,11 @@ class Grader:
                 + "; ".join(f"{gid}: {why}" for gid, why in broken.items())
                 + (f" (no outcome for {sorted(missing)})" if missing else "")
             )
+        self._write_expected(verify.encode_outcomes(outcomes))
+
+    def _write_expected(self, values: str) -> None:
         partial = self.expected.with_suffix(".partial")
-        partial.write_text(verify.encode_outcomes(outcomes))
+        partial.write_text(values)
         partial.replace(self.expected)  # whole or absent, for the workers that wait for it
 
     def job(self, sub: intake.Submission, index: int) -> Job:
@@ -273,6 +321,7 @@ class Grader:
                 blocker=str(self.blocker),
                 packages=self.packages,
             ),
+            font_list=str(self.font_list) if self.font_list else None,
         )
 
     def start_worker(self, job: Job, log_path: Path) -> processes.Started:

@@ -84,6 +84,7 @@ class Job:
     test_ids: list[str]
     tamper: TamperPlan
     verify: VerifyPlan
+    font_list: str | None = None  # matplotlib's font list for the kernels (``fonts``)
 
     def to_json(self) -> str:
         data = asdict(self)

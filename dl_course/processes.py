@@ -41,6 +41,7 @@ def start_server() -> None:
     left for the first worker start to report."""
     from multiprocessing import forkserver
 
+    worker_context()  # the server imports what it is told to when it starts: tell it first
     with contextlib.suppress(Exception):
         forkserver.ensure_running()
 

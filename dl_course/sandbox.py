@@ -180,6 +180,7 @@ def bwrap_args(
     readable: tuple[Path, ...] | list[Path] = (),
     blocked: tuple[Path, ...] | list[Path] = (),
     blocker: Path | None = None,
+    mpl_config: Path | None = None,
 ) -> list[str]:
     """The ``bwrap ... --`` prefix: the namespaces, mounts and environment described above.
 
@@ -189,7 +190,8 @@ def bwrap_args(
 
     ``readable`` paths that fall below ``/tmp`` or a masked folder are bound back read-only
     (except those ``blocked``). ``blocked`` package folders become an empty folder holding
-    only ``blocker`` as their ``__init__.py``.
+    only ``blocker`` as their ``__init__.py``. ``mpl_config`` is matplotlib's configuration
+    folder when it is not the private ``/tmp``'s (``fonts``).
     """
     shown = [*system_paths(), *readable]
     args = [
@@ -236,7 +238,10 @@ def bwrap_args(
             args += ["--perms", "0711", "--dir", str(parent)]
         args += ["--bind", str(bound), str(bound)]
     args += ["--chdir", str(work_dir), "--clearenv"]
-    for key, value in kernel_env("/tmp").items():
+    env = kernel_env("/tmp")
+    if mpl_config is not None:
+        env["MPLCONFIGDIR"] = str(mpl_config)
+    for key, value in env.items():
         args += ["--setenv", key, value]
     if drop_to_uid is not None:  # setpriv needs these to switch user; it then drops them all
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -318,6 +323,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     blocker_file = Unicode(help="The __init__.py of blocked folders (raises ImportError).").tag(
         config=True
     )
+    font_list = Unicode(
+        "", help="A matplotlib font list the kernel starts with (fonts.find), so it "
+        "does not scan the fonts itself; '' to let it scan."
+    ).tag(config=True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -344,6 +353,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             readable=runtime_paths(),
             blocked=[Path(p) for p in self.blocked_paths],
             blocker=Path(self.blocker_file) if self.blocker_file else None,
+            mpl_config=self._mpl_config(),
         )
         drop = drop_privileges_args(uid) if uid is not None else []
         return [*prefix, *limits, *drop, *cmd]
@@ -358,14 +368,26 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     interrupt_kernel = _async_interrupt_kernel
 
+    def _mpl_config(self) -> Path | None:
+        """matplotlib's folder when the kernel starts with a font list: in the kernel's own
+        ipc folder, so that matplotlib may still rewrite its copy."""
+        return Path(self.ipc_dir) / "matplotlib" if self.font_list else None
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         kw["cwd"] = self.work_dir
         env = dict(kw.get("env") or os.environ)
         env.pop("JPY_PARENT_PID", None)
         if self.unsafe:
             env.update(kernel_env(self.work_dir))
-        kw["env"] = env
         uid = None if self.unsafe else sandbox_uid()
+        if (folder := self._mpl_config()) is not None:
+            folder.mkdir(exist_ok=True)
+            shutil.copy(self.font_list, folder)
+            if uid is not None:
+                for path in (folder, *folder.iterdir()):
+                    os.chown(path, uid, uid)
+            env["MPLCONFIGDIR"] = str(folder)
+        kw["env"] = env
         if uid is not None:  # the kernel (nobody) must read its connection file
             os.chown(self.connection_file, uid, uid)
         await super()._async_launch_kernel(kernel_cmd, **kw)

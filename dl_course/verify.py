@@ -602,6 +602,7 @@ class Settings:
     files_from: Path | None = None  # the assignment's files (not notebooks) to work beside
     quiet: bool = False  # discard the kernel process's own stdout/stderr (not the cells')
     packages: dict[str, list[str]] | None = None  # package_dirs(), computed once per run
+    font_list: Path | None = None  # matplotlib's font list to start with (``fonts``)
 
 
 def _cell(source: str, role: str) -> nbformat.NotebookNode:
@@ -710,6 +711,7 @@ class _Group:
                     "masked_paths": settings.masked,
                     "blocked_paths": [d for name in blocked for d in packages.get(name, [])],
                     "blocker_file": str(settings.blocker),
+                    "font_list": str(settings.font_list or ""),
                     "memory_mb": settings.memory_mb,
                     "cpu_seconds": settings.cpu_seconds,
                     "unsafe": settings.unsafe,

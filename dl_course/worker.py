@@ -77,6 +77,7 @@ def autograde_config(job: Job, course: Path, work_dir: Path, ipc_dir: Path) -> C
         "memory_mb": job.limits.memory_mb,
         "cpu_seconds": job.limits.timeout,
         "unsafe": job.unsafe,
+        "font_list": job.font_list or "",
     }
     return Config(settings)
 
@@ -257,6 +258,7 @@ def _start_verifier(job: Job, root: Path) -> verify.Verifier | None:
         budget=float(job.limits.timeout),
         files_from=root / "course" / SOURCE_DIR / job.assignment,
         packages=plan.packages,
+        font_list=Path(job.font_list) if job.font_list else None,
     )
     groups = sorted({p.allow for p in plan.probes})
     try:

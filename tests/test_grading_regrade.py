@@ -5,7 +5,10 @@ stubbed), so these tests take seconds and check what the parent decides and reco
   grades nothing, an older submission ignored with the newer grade kept;
 - ``needs_manual_grade`` in nbgrader's gradebook for failed and flagged submissions only;
 - a shadow module beside the notebook flagged, its points kept; tampering flagged and, with
-  the values not verified, its points withheld.
+  the values not verified, its points withheld;
+- the course folder's caches: the expected values and their seed computed once per source
+  (again when the source changes or the cache is unreadable, never cached when they fail),
+  and a new SQLite gradebook defined by copying the template instead of running nbgrader.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from dl_course import gradebook, grades
+from dl_course import expected, gradebook, grades, template
 from dl_course.autograde import Grader, autograde
 from dl_course.jobs import Job, WorkerResult
-from dl_course.layout import Assignment
+from dl_course.layout import Assignment, CourseError
 from tests.grading_fixtures import TINY, make_repo
 
 FULL = {"test_square": [2.0, 2.0], "test_relu": [3.0, 3.0]}
@@ -36,12 +39,15 @@ class FakeWorkers:
         self.results: dict[str, WorkerResult] = {}
         self.graded: list[str] = []
 
+        self.expected: list[tuple[int, str]] = []  # (seed, expected values) each job saw
+
     def start(self, context, job: Job, log_path: Path) -> SimpleNamespace:
         return SimpleNamespace(job=job, discard=lambda: None)
 
     def run(self, started, timeout: int) -> WorkerResult:
         job = started.job
         self.graded.append(job.student_id)
+        self.expected.append((job.verify.seed, Path(job.verify.expected).read_text()))
         result = self.results.get(job.student_id)
         if result is None:  # a full score, with a graded notebook as a worker leaves one
             graded = Path(job.out_dir) / f"{TINY}.ipynb"
@@ -59,17 +65,27 @@ def run(tmp_path, monkeypatch):
     workers = FakeWorkers()
     monkeypatch.setattr("dl_course.processes.start_worker", workers.start)
     monkeypatch.setattr("dl_course.processes.run_worker", workers.run)
-    monkeypatch.setattr(Grader, "compute_expected", lambda self: None)
+    monkeypatch.setattr(Grader, "compute_expected", fake_expected)
     (tmp_path / "subs").mkdir()
 
     def grade(**results: WorkerResult):
-        workers.results, workers.graded = results, []
+        workers.results, workers.graded, workers.expected = results, [], []
         summary = autograde(
             assignment, tmp_path / "subs", tmp_path / "course", unsafe=True, progress=False
         )
+        grade.expected = workers.expected
         return summary, sorted(workers.graded)
 
     return grade
+
+
+COMPUTED: list[int] = []  # the seeds fake_expected computed values for
+
+
+def fake_expected(grader: Grader) -> None:
+    """Stands in for ``Grader.compute_expected`` (a kernel): values that name the seed."""
+    COMPUTED.append(grader.seed)
+    grader._write_expected(f'{{"seed": "{grader.seed}"}}')
 
 
 def _submit(tmp_path: Path, student: str, when: int, *, text: str = "", extra: dict | None = None):
@@ -229,3 +245,91 @@ def test_points_withheld_by_the_verification_flag_the_submission(tmp_path, run):
     )
     assert row["notes"] == {"test_relu": "0/3: the grader received no values"}
     assert _manual(tmp_path)["otto"]
+
+
+def test_expected_values_are_computed_once_per_source_and_cached_with_their_seed(
+    tmp_path, run, monkeypatch
+):
+    COMPUTED.clear()
+    _submit(tmp_path, "ann", 0)
+    run()
+    (seed,) = COMPUTED
+    assert run.expected == [(seed, f'{{"seed": "{seed}"}}')]
+    (cache,) = (tmp_path / "course" / ".cache").glob(f"{TINY}-expected-*.json")
+    assert cache.stat().st_mode & 0o777 == 0o600  # the seed is secret
+    assert expected.load(cache) == (seed, f'{{"seed": "{seed}"}}')
+
+    # another run on the same source: no computation, the same seed and values
+    _submit(tmp_path, "ben", 10)
+    run()
+    assert COMPUTED == [seed] and run.expected == [(seed, f'{{"seed": "{seed}"}}')]
+
+    # an unreadable cache is computed anew, with a new seed
+    cache.write_text('{"seed": "1", "values": "{not json"}')
+    _submit(tmp_path, "cy", 20)
+    run()
+    assert len(COMPUTED) == 2 and COMPUTED[1] != seed
+    assert run.expected == [(COMPUTED[1], f'{{"seed": "{COMPUTED[1]}"}}')]
+
+    # an edited source gets its own key
+    source = tmp_path / "repo" / "solutions" / TINY / f"{TINY}.ipynb"
+    source.write_text(source.read_text().replace("square", "square ", 1))
+    _submit(tmp_path, "dee", 30)
+    run()
+    assert len(COMPUTED) == 3
+    assert len(list((tmp_path / "course" / ".cache").glob(f"{TINY}-expected-*.json"))) == 2
+
+    # values that could not be computed are not cached: the run stops, the next one tries again
+    def failing(grader):
+        raise CourseError("graded_values gives no values on the solution")
+
+    monkeypatch.setattr(Grader, "compute_expected", failing)
+    source.write_text(source.read_text().replace("square ", "square  ", 1))
+    _submit(tmp_path, "eli", 40)
+    with pytest.raises(CourseError, match="no values on the solution"):
+        run()
+    assert len(list((tmp_path / "course" / ".cache").glob(f"{TINY}-expected-*.json"))) == 2
+
+
+def test_the_expected_values_key_covers_source_files_and_environment(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "repo")
+    assignment = Assignment(repo, TINY)
+    course = tmp_path / "course"
+    key = expected.cache_path(assignment, course)
+    assert key == expected.cache_path(assignment, course)  # stable
+    assert key.parent == course / ".cache" and key.name.startswith(f"{TINY}-expected-")
+    data = repo / "solutions" / TINY / "data.csv"
+    data.write_text("1,2\n")  # a file the notebook may load
+    with_data = expected.cache_path(assignment, course)
+    data.write_text("1,3\n")
+    assert len({key, with_data, expected.cache_path(assignment, course)}) == 3
+    monkeypatch.setattr(expected, "_environment", lambda: b"another torch, or another CPU")
+    assert expected.cache_path(assignment, course) not in {key, with_data}
+
+
+def test_a_new_sqlite_gradebook_is_the_templates_and_an_existing_one_is_defined_again(
+    tmp_path, run, monkeypatch
+):
+    from nbgrader.api import Gradebook
+
+    defined: list[Path] = []
+    real = template.define_assignment
+
+    def counting(assignment, course_dir, db_url):
+        defined.append(course_dir)
+        real(assignment, course_dir, db_url)
+
+    monkeypatch.setattr(template, "define_assignment", counting)
+    _submit(tmp_path, "ann", 0)
+    run()
+    course = tmp_path / "course"
+    assert len(defined) == 1 and defined[0] != course  # the template only
+    for step in ("solutions", "notebooks"):
+        assert (course / step / TINY / f"{TINY}.ipynb").is_file()
+    with Gradebook(gradebook.default_db_url(course)) as gb:
+        (notebook,) = gb.find_assignment(TINY).notebooks
+        assert sorted(c.name for c in notebook.grade_cells) == ["test_relu", "test_square"]
+        assert gb.find_submission(TINY, "ann").score == 5.0
+    _submit(tmp_path, "ben", 10)
+    run()
+    assert defined[1:] == [course]  # the existing gradebook: nbgrader defines it again

@@ -59,7 +59,9 @@ print(json.dumps(result))
 """
 
 
-async def _run_in_sandbox(work, ipc, secret_dir, code: str) -> dict:
+async def _run_in_sandbox(work, ipc, secret_dir, code: str, **options) -> dict:
+    """The last line ``code`` prints in a sandboxed kernel (``options``: more of its settings),
+    read as JSON."""
     config = Config(
         {
             "SandboxedKernelManager": {
@@ -67,6 +69,7 @@ async def _run_in_sandbox(work, ipc, secret_dir, code: str) -> dict:
                 "ipc_dir": str(ipc),
                 "masked_paths": [str(secret_dir)],
                 "memory_mb": 1024,
+                **options,
             }
         }
     )
@@ -308,3 +311,63 @@ def test_the_modules_a_setup_imports(preamble, modules):
     from dl_course import warmup
 
     assert warmup.modules_of(preamble) == modules
+
+
+FONTS = """import json, os
+from matplotlib import font_manager
+fonts = font_manager.fontManager.ttflist
+print(json.dumps({"marked": any(f.name == "Course Font List 7c1" for f in fonts),
+                  "missing": [f.fname for f in fonts if not os.path.exists(f.fname)]}))
+"""
+
+
+def test_a_kernel_starts_from_the_courses_font_list_built_in_the_same_sandbox(tmp_path):
+    from dl_course import fonts
+
+    cache = tmp_path / "course" / ".cache"
+    assert fonts.find(cache) is None
+    built = fonts.build(cache, tmp_path / "scratch")
+    assert built is not None and fonts.find(cache) == built
+    assert built.name.startswith("fontlist-v")  # the name matplotlib looks for
+    # A marked entry shows whether a kernel read this list or scanned the fonts itself
+    listed = json.loads(built.read_text())
+    listed["ttflist"].append({**listed["ttflist"][0], "name": "Course Font List 7c1"})
+    built.write_text(json.dumps(listed))
+    for font_list, marked in ((built, True), ("", False)):
+        work, ipc = tmp_path / f"w{marked}", tmp_path / f"i{marked}"
+        prepare_dirs(work, ipc)
+        state = asyncio.run(
+            _run_in_sandbox(work, ipc, tmp_path / "none", FONTS, font_list=str(font_list))
+        )
+        # every font it lists is one the kernel can open
+        assert state == {"marked": marked, "missing": []}
+    assert json.loads(built.read_text()) == listed  # the course's copy is never written
+
+
+def test_the_grader_builds_the_font_list_once_per_course_and_gives_it_to_every_job(
+    tmp_path, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from dl_course import fonts
+    from dl_course.autograde import Grader, Limits
+    from dl_course.intake import Submission
+    from dl_course.layout import Assignment
+    from tests.grading_fixtures import TINY, make_repo
+
+    monkeypatch.setattr(Grader, "compute_expected", lambda self: self._write_expected("{}"))
+    assignment = Assignment(make_repo(tmp_path / "repo"), TINY)
+    course = tmp_path / "course"
+    sub = Submission("ann", tmp_path / "ann.ipynb", None, datetime.now(UTC))
+    listed = []
+    for run in range(2):
+        grader = Grader.open(assignment, course, "sqlite://", Limits(), masked=[course])
+        try:
+            grader.prepare()
+            if run == 0:  # built in the background: jobs made before it is ready go without
+                grader._background.shutdown(wait=True)
+            listed.append(grader.job(sub, 0).font_list)
+        finally:
+            grader.close()
+        monkeypatch.setattr(fonts, "build", lambda *a: pytest.fail("built twice"))
+    assert listed == [str(fonts.find(course / ".cache"))] * 2

@@ -4,6 +4,7 @@ processes at their time limit, and this course's nbgrader preprocessors."""
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import os
 import signal
@@ -54,6 +55,7 @@ def _job(tmp_path: Path) -> Job:
             blocker=str(tmp_path / "blocker.py"),
             packages={"torch": ["/x/torch"]},
         ),  # fmt: skip
+        font_list=str(tmp_path / "fonts" / "fontlist-v3.json"),
     )
 
 
@@ -70,6 +72,20 @@ def test_every_hand_off_survives_its_json_round_trip(tmp_path):
     report = ExecutionReport(died=None, error=None, probes=[("start", {"ids": {}}), ("t", None)])
     assert ExecutionReport.from_json(report.to_json()) == report
     assert WorkerResult.failure("why") == WorkerResult(failed="why")
+
+
+def test_both_kernels_of_a_worker_start_from_the_jobs_font_list(tmp_path, monkeypatch):
+    job = _job(tmp_path)
+    config = worker.autograde_config(job, tmp_path / "course", tmp_path / "w", tmp_path / "i")
+    assert config.SandboxedKernelManager.font_list == job.font_list
+    made = []
+    monkeypatch.setattr("dl_course.verify.Verifier", lambda *args: made.append(args[2]))
+    worker._start_verifier(job, tmp_path / "run")
+    assert [str(settings.font_list) for settings in made] == [job.font_list]
+    no_list = Job.from_json(job.to_json().replace(json.dumps(job.font_list), "null"))
+    assert no_list.font_list is None  # none built yet: the kernels scan the fonts themselves
+    config = worker.autograde_config(no_list, tmp_path / "c", tmp_path / "w", tmp_path / "i")
+    assert config.SandboxedKernelManager.font_list == ""
 
 
 def _detached_sleep() -> None:
