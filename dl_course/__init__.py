@@ -62,6 +62,7 @@ Modules:
 - ``worker``       -- grading one submission in its own process
 - ``phases``       -- seconds per grading phase (logs, ``bench/bench_grading.py``)
 - ``sandbox``      -- the bubblewrap-sandboxed, resource-limited kernel
+- ``fonts``        -- matplotlib's font list, built once per course in a kernel's sandbox
 - ``integrity``    -- static scan and run-time probes against tampering (flags for review)
 - ``verify``       -- the grader's own check of each test cell's values, outside the kernel
 - ``kernel_code``  -- the code sent into kernels (probes), as real modules
