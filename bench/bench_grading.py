@@ -8,11 +8,14 @@ sample class is), then measures, in one run on one machine:
 - the floor: a plain nbclient execution of one submission (no nbgrader, no sandbox), with
   nbclient's default graceful kernel shutdown (~3 s of waiting) and with the kernel killed at
   the end (``shutdown_kernel = "immediate"``, as the grader does);
-- one submission through ``dl-course autograde`` (``--jobs 1``) into a new course folder with
-  a warm template cache: the latency an instructor waits for one notebook. It includes the
-  once-per-run work: nbgrader defining the assignment in the gradebook and the expected
-  values (a verification kernel on the solution), both made in the background while the
-  submission is graded;
+- the first run of a course: one submission into a new course folder, which builds the
+  course folder's cache (the assignment template, the expected values with their secret
+  seed, matplotlib's font list for the kernels);
+- one submission through ``dl-course autograde`` (``--jobs 1``) into a new course folder
+  whose cache is warm, as every later run of a course finds it: the latency an instructor
+  waits for one notebook. It includes each run's own set-up (the gradebook, the worker's
+  folders and kernels), but not the forkserver's start, which this process has paid once
+  (about 1 s of CPU, beside the set-up, in a fresh ``dl-course`` process);
 - the class at ``--jobs 1`` and ``--jobs 2``; the time per further submission at
   ``--jobs 1`` is ``(T(class) - T(one)) / (students - 1)``: the per-submission cost once the
   run is under way, where each worker starts its kernels while the previous submission is
@@ -84,7 +87,7 @@ def logged_phases(course: Path) -> dict[str, float]:
 
 def expected_seconds(assignment, course: Path) -> float:
     """Wall time of computing the expected values (one verification kernel on the solution),
-    which every autograde run does once before its first comparison."""
+    which the first run of a course does, and keeps in the course folder's cache."""
     grader = Grader.open(assignment, course, "sqlite://", Limits(), masked=[course])
     try:
         start = time.perf_counter()
@@ -181,10 +184,10 @@ def main() -> int:
     rows = [
         ("plain nbclient execution, graceful shutdown (s)", plain),
         ("plain, kernel killed at the end: the floor (s)", plain_kill),
-        ("first run incl. template and gradebook set-up (s)", setup_and_one),
+        ("first run of a course: one submission, cache built (s)", setup_and_one),
         ("autograde, one submission, --jobs 1 (s)", single),
         ("  overhead over the floor (%)", (single - plain_kill) / plain_kill * 100),
-        ("  expected values, once per run, in the background (s)", expected),
+        ("  expected values, once per course (cached) (s)", expected),
         (f"class of {n}, --jobs 1 (s)", runs[1]),
         ("  each further submission, --jobs 1 (s)", further),
         ("  overhead over the floor (%)", (further - plain_kill) / plain_kill * 100),

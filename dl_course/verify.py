@@ -18,13 +18,14 @@ only as trustworthy as the kernel. This module moves the deciding comparison out
    (each in ``try/except ImportError``), the submission's answer cells (only those whose
    ``grade_id`` is an answer cell of the source, the first of each), then one *probe cell*
    per test cell: it calls ``graded_values`` on ``np.random.default_rng([seed, crc32(id)])``
-   and prints one line ``MARK nonce payload``. The seed and the nonce are drawn with
-   ``secrets`` per autograde run and exist only in the grader (and its masked scratch
-   folder) until the probe cell is sent.
+   and prints one line ``MARK nonce payload``. The seed is drawn with ``secrets`` per
+   version of the source (kept with the expected values in the course folder's cache,
+   ``expected``), the nonce per submission; both exist only in the grader (and its masked
+   scratch and course folders) until the probe cell is sent.
 3. Outside the kernel, ``parse_probe_output`` accepts exactly one marked line with the
    right nonce in the probe cell's own stdout (none, two, or a wrong nonce: no values), and
    ``compare`` checks every value against the *expected* values, which the same machinery
-   computed once per run from the source notebook's solution with the same seed
+   computed from the source notebook's solution with the same seed
    (``checks.assert_close`` semantics: type, shape, dtype, finiteness, tolerance).
 
 A test cell then keeps nbgrader's in-kernel score only if its values matched (``apply``);
