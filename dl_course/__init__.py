@@ -21,10 +21,12 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
       +-> worker  (``processes``: own process per submission, started a turn ahead,
       |     |      killed at the time limit; ``jobs.Job`` in, ``jobs.WorkerResult`` out)
       |     |       before its turn: the template copied, both kernels started (``warmup``:
-      |     |       the grading kernel imports the setup's modules; trusted code only)
-      |     |       in its turn: nbgrader Autograde in that private copy of the template, with
-      |     |       ``preprocessors``: GuardedExecute runs the kernel in the ``sandbox``,
-      |     |       with ``integrity`` probes (``kernel_code.tamper_probe``) around the cells
+      |     |       the grading kernel imports the setup's modules; trusted code only), and
+      |     |       nbgrader Autograde in that private copy of the template reads and
+      |     |       sanitizes the submission (no student code runs)
+      |     |       in its turn: ``preprocessors``' GuardedExecute takes the kernel (in the
+      |     |       ``sandbox``) and runs the cells, ``integrity`` probes
+      |     |       (``kernel_code.tamper_probe``) around them
       |     +-- verify: a second sandboxed kernel without the reference packages runs the
       |             answers and ``kernel_code.values_probe`` on secret inputs; the values are
       |             compared outside the kernel

@@ -325,7 +325,8 @@ class Grader:
         )
 
     def start_worker(self, job: Job, log_path: Path) -> processes.Started:
-        """Start the worker process of ``job``: it prepares, then waits for its turn."""
+        """Start the worker process of ``job``: it prepares, then waits for its turn before
+        any student code runs."""
         return processes.start_worker(self.context, job, log_path)
 
     def run_worker(self, started: processes.Started) -> WorkerResult:

@@ -89,9 +89,10 @@ class GuardedExecute(Execute):
         nb.cells = cells
         died = None
         start = time.perf_counter()
-        # A kernel started ahead of need (``warmup``); nbclient leaves a kernel it was given
-        # running, so this shuts it down (``_cleanup_kernel``) as nbclient does its own.
-        with phase("waiting for the warm kernel"):
+        # A kernel started ahead of need (``warmup``), handed over in the submission's turn;
+        # nbclient leaves a kernel it was given running, so this shuts it down
+        # (``_cleanup_kernel``) as nbclient does its own.
+        with phase("waiting for the turn and the warm kernel"):
             given = km or warmup.take()
         try:
             nb, resources = super().preprocess(nb, resources, given)

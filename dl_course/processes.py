@@ -5,9 +5,10 @@ none of the parent's threads are copied into them). Each worker starts its own s
 (``worker.run_job``), so the parent can kill it with everything it started (kernels, nbgrader)
 as one process group when the submission runs past its time.
 
-A worker is started before its turn (``start_worker``): it copies its folders and starts its
-kernels (trusted code only, ``worker.prepare``), then waits. ``run_worker`` gives it its turn:
-the submission's time limit counts from there. ``Ahead`` keeps one worker started ahead of
+A worker is started before its turn (``start_worker``): it copies its folders, starts its
+kernels (trusted code only, ``worker.prepare``) and runs nbgrader's first steps on the
+submission (no student code), then waits. ``run_worker`` gives it its turn: student code runs
+and the submission's time limit counts from there. ``Ahead`` keeps one worker started ahead of
 the ones running, so the next submission's kernels start while the current one is graded.
 """
 
@@ -65,7 +66,8 @@ class Started:
 
 
 def start_worker(context: BaseContext, job: Job, log_path: Path) -> Started:
-    """Start the worker of ``job`` (its log in ``log_path``); it prepares, then waits."""
+    """Start the worker of ``job`` (its log in ``log_path``); it prepares, then waits for its
+    turn before any student code runs."""
     job_path = Path(job.result_path).with_name("job.json")
     job_path.write_text(job.to_json())
     log_path.parent.mkdir(parents=True, exist_ok=True)

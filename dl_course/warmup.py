@@ -4,10 +4,11 @@ A plain notebook run spends most of a short assignment's time starting the kerne
 importing numpy, torch and matplotlib. A worker process starts ahead of its turn
 (``processes.Ahead``) and does that while the previous submission is graded: it starts the
 sandboxed kernel nbgrader will use and imports, in it, the modules the source's setup cells
-import (``modules_of``: trusted code, no student code yet), in a background thread, so that
-a worker whose turn has come reads its submission and runs nbgrader's first steps meanwhile.
-``preprocessors.GuardedExecute`` takes that kernel (``take``, waiting for the warm-up)
-instead of starting one.
+import (``modules_of``: trusted code, no student code yet), in a background thread, while the
+worker reads its submission and runs nbgrader's first steps (no student code either).
+``preprocessors.GuardedExecute`` takes that kernel (``take``) instead of starting one; the
+hand-over waits for the warm-up and for the submission's turn (``hand_over_at``), so student
+code runs only in its turn, whichever kernel runs it.
 
 The warm-up binds no name in the kernel's namespace and stores no history: a submission
 sees the same kernel as after a cold start, where its own setup cell would import the same
@@ -21,6 +22,7 @@ import ast
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from jupyter_core.utils import run_sync
@@ -33,6 +35,13 @@ KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 # One grading kernel per worker process, so the hand-over is a process-wide slot.
 _READY: list[Future] = []
+_TURN: list[Callable[[], object]] = []  # waits for the submission's turn
+
+
+def hand_over_at(turn: Callable[[], object]) -> None:
+    """Make ``take`` call ``turn`` (which returns once the submission's turn has come)
+    before it hands over the kernel, warm or not."""
+    _TURN[:] = [turn]
 
 
 def modules_of(preamble: str) -> list[str]:
@@ -116,8 +125,11 @@ def _failed(km: SandboxedKernelManager) -> None:
 
 
 def take() -> SandboxedKernelManager | None:
-    """The kernel ``start`` started, once its warm-up is done, if it is alive (it is then
-    yours to shut down); ``None`` if there is none."""
+    """The kernel ``start`` started, in the submission's turn (``hand_over_at``) and once its
+    warm-up is done, if it is alive (it is then yours to shut down); ``None`` if there is
+    none, and the executor starts one (also in the turn)."""
+    for turn in _TURN:
+        turn()
     while _READY:
         km = _READY.pop().result()
         if km is None:
@@ -127,3 +139,12 @@ def take() -> SandboxedKernelManager | None:
         with contextlib.suppress(Exception):
             run_sync(km.shutdown_kernel)(now=True)
     return None
+
+
+def discard() -> None:
+    """Kill the kernel ``start`` started if nobody took it (no turn needed)."""
+    while _READY:
+        km = _READY.pop().result()
+        if km is not None:
+            with contextlib.suppress(Exception):
+                run_sync(km.shutdown_kernel)(now=True)

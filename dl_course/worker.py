@@ -9,8 +9,10 @@ the integrity probes, output caps, kernel death), runs the grader's own check of
 (``verify``) in a second sandboxed kernel, and writes a ``WorkerResult`` for the parent.
 
 A worker is started ahead of its turn (``processes.Ahead``): ``prepare`` copies the template
-and starts both kernels with trusted code only (``warmup``), then the worker waits for the
-parent to start its turn, and only then reads the submission and runs it (``grade``).
+and starts both kernels with trusted code only (``warmup``); ``grade`` reads the submission and
+runs nbgrader's first steps (reading, sanitizing: no student code), then waits for the
+parent to give it its ``Turn`` before any student code runs, in either kernel. The time limit
+starts with the turn, and a result is written only in it.
 
 ``scores`` are nbgrader's in-kernel scores; ``verified`` says, per test cell that scored in
 the kernel, whether the grader's own comparison of its values agreed (``None``) or why not.
@@ -33,7 +35,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import nbformat
-from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from traitlets.config import Config
 
@@ -162,13 +163,33 @@ def prepare(job: Job) -> Prepared:
     return Prepared(course, work_dir, ipc_dir, verifier)
 
 
-def grade(job: Job, prepared: Prepared) -> WorkerResult:
+class Turn:
+    """The submission's turn, given by the parent with a word on ``conn`` (``None``: now).
+    ``wait`` returns once it has come (at once after the first time) with its start time."""
+
+    def __init__(self, conn: Connection | None) -> None:
+        self._conn = conn
+        self._started: float | None = None
+
+    def wait(self) -> float:
+        if self._started is None:
+            if self._conn is not None:
+                with phase("waiting for its turn"):
+                    try:
+                        self._conn.recv()
+                    except EOFError:  # the parent is gone: nobody will give this worker a turn
+                        os.killpg(0, signal.SIGKILL)  # its kernels too
+            self._started = time.time()
+        return self._started
+
+
+def grade(job: Job, prepared: Prepared, turn: Turn) -> WorkerResult:
     """Grade the submission described by ``job`` (see the module docstring) in the folders
-    and kernels ``prepared``; its turn, and its time limit, start now."""
-    started = time.time()
+    and kernels ``prepared``; student code runs, and the time limit counts, from ``turn``."""
+    warmup.hand_over_at(turn.wait)
     with phase("worker total"):
         try:
-            result = _grade(job, prepared, started)
+            result = _grade(job, prepared, turn)
         finally:
             _stop_kernels(prepared)
     log = logging.getLogger("dl-course.worker")
@@ -181,12 +202,10 @@ def _stop_kernels(prepared: Prepared) -> None:
     if prepared.verifier is not None:
         with phase("verification kernel shutdown"):
             prepared.verifier.close()
-    km = warmup.take()  # still here when the submission could not be read
-    if km is not None:
-        run_sync(km.shutdown_kernel)(now=True)
+    warmup.discard()  # still there when the submission could not be read
 
 
-def _grade(job: Job, prepared: Prepared, started: float) -> WorkerResult:
+def _grade(job: Job, prepared: Prepared, turn: Turn) -> WorkerResult:
     nb, problem = _read_notebook(Path(job.notebook))
     if nb is None:
         return WorkerResult.failure(problem)
@@ -199,7 +218,7 @@ def _grade(job: Job, prepared: Prepared, started: float) -> WorkerResult:
     (submitted / "timestamp.txt").write_text(timestamp)
     _autograde(job, course, prepared.work_dir, prepared.ipc_dir, result)
     with phase("verification (all)"):
-        result.verified = _verify(job, nb, result.scores, prepared.verifier, started)
+        result.verified = _verify(job, nb, result.scores, prepared.verifier, turn.wait())
     if result.autograded:
         _, notes = verify.apply(result.scores, result.verified)
         annotate(Path(result.autograded), notes)
@@ -325,9 +344,9 @@ def annotate(path: Path, notes: dict[str, str]) -> None:
 
 
 def run_job(job_path: str, log_path: str, turn: Connection | None = None) -> None:
-    """Entry point of a worker process: prepare, wait for a word on ``turn`` (sent by the
-    parent when this submission's time starts; ``None``: go at once), grade the job, write its
-    result; log to ``log_path``.
+    """Entry point of a worker process: prepare, grade the job, its student code run only
+    after a word on ``turn`` (sent by the parent when this submission's time starts;
+    ``None``: at once), write its result in its turn; log to ``log_path``.
 
     The process starts its own session so the parent can kill it with everything it started.
     """
@@ -339,10 +358,7 @@ def run_job(job_path: str, log_path: str, turn: Connection | None = None) -> Non
     logging.captureWarnings(True)
     job = Job.from_json(Path(job_path).read_text())
     prepared = prepare(job)
-    if turn is not None:
-        with phase("waiting for its turn"):
-            try:
-                turn.recv()
-            except EOFError:  # the parent is gone: nobody will give this worker a turn
-                os.killpg(0, signal.SIGKILL)  # its kernels too
-    Path(job.result_path).write_text(grade(job, prepared).to_json())
+    its_turn = Turn(turn)
+    result = grade(job, prepared, its_turn)
+    its_turn.wait()  # a submission that failed before running still answers in its turn
+    Path(job.result_path).write_text(result.to_json())

@@ -349,7 +349,7 @@ def test_the_grader_builds_the_font_list_once_per_course_and_gives_it_to_every_j
 ):
     from datetime import UTC, datetime
 
-    from dl_course import fonts
+    from dl_course import fonts, gradebook
     from dl_course.autograde import Grader, Limits
     from dl_course.intake import Submission
     from dl_course.layout import Assignment
@@ -358,16 +358,64 @@ def test_the_grader_builds_the_font_list_once_per_course_and_gives_it_to_every_j
     monkeypatch.setattr(Grader, "compute_expected", lambda self: self._write_expected("{}"))
     assignment = Assignment(make_repo(tmp_path / "repo"), TINY)
     course = tmp_path / "course"
+    course.mkdir()
+    url = gradebook.default_db_url(course)
     sub = Submission("ann", tmp_path / "ann.ipynb", None, datetime.now(UTC))
     listed = []
     for run in range(2):
-        grader = Grader.open(assignment, course, "sqlite://", Limits(), masked=[course])
+        grader = Grader.open(assignment, course, url, Limits(), masked=[course])
         try:
             grader.prepare()
             if run == 0:  # built in the background: jobs made before it is ready go without
+                grader.wait_until_ready()
                 grader._background.shutdown(wait=True)
             listed.append(grader.job(sub, 0).font_list)
         finally:
             grader.close()
         monkeypatch.setattr(fonts, "build", lambda *a: pytest.fail("built twice"))
     assert listed == [str(fonts.find(course / ".cache"))] * 2
+
+
+def test_nbgrader_prepares_before_the_turn_and_student_code_runs_only_in_it(tmp_path):
+    # A worker started ahead reads and sanitizes its submission while the previous one runs,
+    # but neither kernel runs a line of it before the parent gives the worker its turn.
+    import time
+    from datetime import UTC, datetime
+
+    import nbformat
+
+    from dl_course import gradebook
+    from dl_course.autograde import Grader, Limits
+    from dl_course.intake import Submission
+    from dl_course.layout import Assignment
+    from tests.grading_fixtures import TINY, make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    nb = nbformat.read(repo / "solutions" / TINY / f"{TINY}.ipynb", as_version=4)
+    nb.cells[3].source += '\n\nopen("student-code-ran", "a").write("ran\\n")'
+    nbformat.write(nb, tmp_path / "sub.ipynb")
+    course = tmp_path / "course"
+    course.mkdir()
+    url = gradebook.default_db_url(course)
+    grader = Grader.open(Assignment(repo, TINY), course, url, Limits(), masked=[course])
+    try:
+        grader.prepare()
+        job = grader.job(Submission("ann", tmp_path / "sub.ipynb", None, datetime.now(UTC)), 0)
+        log = tmp_path / "ann.log"
+        started = grader.start_worker(job, log)
+        deadline = time.monotonic() + 60
+        while "Autograding" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "nbgrader's first steps did not run ahead"
+            time.sleep(0.1)
+        time.sleep(1.0)  # the kernels have started meanwhile; a cell would have run by now
+        ran = Path(job.work_root) / "work" / "student-code-ran"
+        assert not ran.exists() and started.process.is_alive()
+        result = grader.run_worker(started)
+        grader.wait_until_ready()
+        assert result.failed is None and result.scores == {
+            "test_square": [2.0, 2.0], "test_relu": [3.0, 3.0]
+        }  # fmt: skip
+        assert result.verified == {"test_square": None, "test_relu": None}
+        assert ran.read_text() == "ran\n"  # once: the verification kernel works elsewhere
+    finally:
+        grader.close()

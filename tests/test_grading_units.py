@@ -164,12 +164,15 @@ def test_the_time_limit_counts_from_the_turn_not_from_the_start(tmp_path, monkey
     assert result.scores == ({} if reason else {"t": [1.0, 1.0]})
 
 
-def _prepare_with_a_grandchild(job: Job) -> None:
-    """Stands in for ``worker.prepare``: starts a grandchild, as the kernels are."""
+def _prepare_with_a_grandchild(job: Job) -> worker.Prepared:
+    """Stands in for ``worker.prepare``: starts a grandchild, as the kernels are (and no
+    verification kernel)."""
     child = os.fork()
     if child == 0:
         _detached_sleep()
     Path(job.result_path).with_name("grandchild.pid").write_text(str(child))
+    root = Path(job.work_root)
+    return worker.Prepared(root / "course", root / "work", root / "ipc", verifier=None)
 
 
 def _grandchild(tmp_path: Path) -> int:
@@ -201,7 +204,8 @@ def test_a_worker_never_given_its_turn_is_killed_with_its_kernels(tmp_path, monk
 
 
 def test_a_waiting_worker_whose_parent_is_gone_kills_its_session(tmp_path, monkeypatch):
-    # The parent's end of the pipe closes when the parent dies: the worker reads EOF.
+    # The parent's end of the pipe closes when the parent dies: the worker reads EOF. (This
+    # worker's submission cannot be read: its failure, too, waits for a turn that never comes.)
     monkeypatch.setattr("dl_course.worker.prepare", _prepare_with_a_grandchild)
     job = _job(tmp_path)
     job_path = tmp_path / "job.json"

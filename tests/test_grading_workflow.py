@@ -72,7 +72,7 @@ def test_autograde_grades_feedback(course, capsys):
     for student in rows:  # each was graded in the kernel its worker started ahead of its turn
         log = (repo / "course" / "logs" / TINY / f"{student}.log").read_text()
         phases = json.loads(log.split(TIMING_MARK, 1)[1].splitlines()[0])
-        assert "waiting for the warm kernel" in phases and "kernel start" not in phases
+        assert "waiting for the turn and the warm kernel" in phases and "kernel start" not in phases
 
     assert main(["grades", "--csv", "grades.csv"]) == 0
     with open(repo / "grades.csv") as handle:
