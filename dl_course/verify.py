@@ -678,6 +678,12 @@ class Verifier:
         return outcomes
 
     def close(self) -> None:
+        # A kernel still starting (a submission that failed before it ran) must be up before
+        # it can be killed: its sandbox dies with this thread only once it has said so, and
+        # the thread ends here.
+        for started in self._started.values():
+            with contextlib.suppress(Exception):
+                started.result(timeout=60)
         for group in self._groups.values():
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(group.close(), self._loop).result(timeout=30)

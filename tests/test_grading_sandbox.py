@@ -398,6 +398,7 @@ def test_nbgrader_prepares_before_the_turn_and_student_code_runs_only_in_it(tmp_
     course.mkdir()
     url = gradebook.default_db_url(course)
     grader = Grader.open(Assignment(repo, TINY), course, url, Limits(), masked=[course])
+    started = None
     try:
         grader.prepare()
         job = grader.job(Submission("ann", tmp_path / "sub.ipynb", None, datetime.now(UTC)), 0)
@@ -418,4 +419,6 @@ def test_nbgrader_prepares_before_the_turn_and_student_code_runs_only_in_it(tmp_
         assert result.verified == {"test_square": None, "test_relu": None}
         assert ran.read_text() == "ran\n"  # once: the verification kernel works elsewhere
     finally:
+        if started is not None:  # a worker still waiting for its turn (the test failed)
+            started.discard()
         grader.close()

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -416,6 +417,33 @@ def test_verification_kernel_death_and_timeouts_cost_only_the_affected_cells(tmp
     dying = "import os\n\ndef f(x):\n    os._exit(1)\n"
     outcomes = _verification(tmp_path / "dying", probes, [dying])
     assert all("kernel died" in outcomes[p.grade_id].problem for p in probes[1:])
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The processes whose command line contains ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and text in (proc / "cmdline").read_text():
+                found.append(int(proc.name))
+    return found
+
+
+def test_a_verifier_closed_while_its_kernels_start_leaves_no_process_behind(tmp_path):
+    # A submission that cannot be read closes the verification kernels it started a moment
+    # before: killing a sandbox that has not yet bound its life to this thread would leave it
+    # running forever.
+    require_bwrap()
+    blocker = tmp_path / "blocker.py"
+    blocker.write_text(verify.BLOCKER_SOURCE)
+    blocker.chmod(0o644)
+    ipc = tmp_path / "verify-ipc"
+    settings = verify.Settings(work_dir=tmp_path / "work", ipc_dir=ipc, masked=[],
+                               blocker=blocker, budget=60)  # fmt: skip
+    for _ in range(3):
+        verify.Verifier("import numpy as np", [(), ("torch",)], settings).close()
+    time.sleep(1.0)
+    assert _processes_naming(str(ipc)) == []
 
 
 def test_unsafe_mode_still_verifies_values(tmp_path):
