@@ -16,6 +16,9 @@ sample class is), then measures, in one run on one machine:
   waits for one notebook. It includes each run's own set-up (the gradebook, the worker's
   folders and kernels), but not the forkserver's start, which this process has paid once
   (about 1 s of CPU, beside the set-up, in a fresh ``dl-course`` process);
+- the same single submission as an instructor runs it: ``dl-course autograde`` as a new
+  process (its imports and its forkserver included), against a plain nbclient run in a new
+  process (its imports included);
 - the class at ``--jobs 1`` and ``--jobs 2``; the time per further submission at
   ``--jobs 1`` is ``(T(class) - T(one)) / (students - 1)``: the per-submission cost once the
   run is under way, where each worker starts its kernels while the previous submission is
@@ -65,6 +68,24 @@ def make_class(root: Path, name: str, dest: Path, students: int) -> Path:
     return dest / "submissions"
 
 
+PLAIN_COMMAND = """import sys
+import nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120,
+               shutdown_kernel="immediate").execute()
+"""
+
+
+def command_seconds(command: list[str], cwd: Path) -> float:
+    """Wall time of ``command`` as a new process (it must succeed)."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return elapsed
+
+
 def plain_seconds(notebook: Path, shutdown: str = "graceful") -> float:
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
@@ -97,9 +118,15 @@ def expected_seconds(assignment, course: Path) -> float:
         grader.close()
 
 
-def graded_seconds(assignment, subs: Path, course: Path, jobs: int, cache: Path) -> float:
-    """Wall time of one autograde run into a new course folder with a warm template cache."""
+def _warm(course: Path, cache: Path) -> Path:
+    """A new course folder with the warm ``cache``."""
     shutil.copytree(cache, course / ".cache")
+    return course
+
+
+def graded_seconds(assignment, subs: Path, course: Path, jobs: int, cache: Path) -> float:
+    """Wall time of one autograde run into a new course folder with a warm cache."""
+    _warm(course, cache)
     start = time.perf_counter()
     summary = autograde(assignment, subs, course, jobs=jobs, limits=Limits(), progress=False)
     elapsed = time.perf_counter() - start
@@ -176,6 +203,16 @@ def main() -> int:
         }
         single = min(singles)
         phases = logged_phases(tmp_path / f"c1-{singles[single]}")
+        plain_command = min(
+            command_seconds([sys.executable, "-c", PLAIN_COMMAND, str(first)], first.parent)
+            for _ in range(args.repeats)
+        )
+        dl_course = str(Path(sys.executable).with_name("dl-course"))
+        single_command = min(
+            command_seconds([dl_course, "autograde", args.assignment, str(one), "--course-dir",
+                             str(_warm(tmp_path / f"cmd-{i}", cache)), "--jobs", "1"], root)
+            for i in range(args.repeats)
+        )  # fmt: skip
         runs = {jobs: graded_seconds(assignment, subs, tmp_path / f"c-{jobs}", jobs, cache)
                 for jobs in (1, 2)}  # fmt: skip
         expected = min(expected_seconds(assignment, tmp_path / f"e-{i}") for i in range(2))
@@ -188,6 +225,10 @@ def main() -> int:
         ("autograde, one submission, --jobs 1 (s)", single),
         ("  overhead over the floor (%)", (single - plain_kill) / plain_kill * 100),
         ("  expected values, once per course (cached) (s)", expected),
+        ("plain nbclient run as a new process (s)", plain_command),
+        ("dl-course autograde, one submission, a new process (s)", single_command),
+        ("  overhead over the plain new process (%)",
+         (single_command - plain_command) / plain_command * 100),
         (f"class of {n}, --jobs 1 (s)", runs[1]),
         ("  each further submission, --jobs 1 (s)", further),
         ("  overhead over the floor (%)", (further - plain_kill) / plain_kill * 100),

@@ -57,6 +57,7 @@ Modules:
 - ``expected``     -- the solution's expected values and their secret seed, cached per course
 - ``archive``      -- a recorded submission's files: ``submitted/`` and ``autograded/``
 - ``policy``       -- which submissions are graded, and the status each result gets
+- ``forkserver``   -- the server workers fork from, started before anything else
 - ``processes``    -- worker processes: started from a forkserver a turn ahead, killed at
                       the time limit
 - ``warmup``       -- the grading kernel started ahead of need, its setup modules imported

@@ -45,6 +45,7 @@ from dl_course import (
     archive,
     expected,
     fonts,
+    forkserver,
     gradebook,
     intake,
     integrity,
@@ -123,7 +124,7 @@ class Grader:
             raise CourseError(f"{assignment.name}: {error} (see CONTRIBUTING.md)") from None
         self.scratch = scratch
         self.masked = [*masked, scratch]
-        self.context = processes.worker_context()
+        self.context = forkserver.context()
         code = [c.source for c in source.cells if c.cell_type == "code"]
         aliases, modules = integrity.notebook_imports(code)
         always = integrity.trusted_origins(list(integrity.ALWAYS_WATCHED))
@@ -160,8 +161,9 @@ class Grader:
     ) -> Grader:
         """A grader for ``assignment``: its source read, a private scratch folder made (with
         the blocker of the verification runs), the forkserver starting. ``close`` it."""
-        # Start the server first: its imports (a second of CPU) overlap all the set-up below.
-        threading.Thread(target=processes.start_server, daemon=True).start()
+        # Start the server first (if the command line has not): its imports (a second of
+        # CPU) overlap all the set-up below.
+        forkserver.start()
         source = nbformat.read(assignment.source_notebook, as_version=4)
         packages = verify.package_dirs(verify.BLOCKED_PACKAGES)
         scratch = Path(tempfile.mkdtemp(prefix="dl-course-grade-"))

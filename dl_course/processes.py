@@ -1,9 +1,9 @@
 """Worker processes: one per submission, started a turn ahead, killed whole at the time limit.
 
-Workers fork from a *forkserver* that has imported the grading code once (fast starts, and
-none of the parent's threads are copied into them). Each worker starts its own session
-(``worker.run_job``), so the parent can kill it with everything it started (kernels, nbgrader)
-as one process group when the submission runs past its time.
+Workers fork from a *forkserver* that has imported the grading code once (``forkserver``:
+fast starts, and none of the parent's threads are copied into them). Each worker starts its
+own session (``worker.run_job``), so the parent can kill it with everything it started
+(kernels, nbgrader) as one process group when the submission runs past its time.
 
 A worker is started before its turn (``start_worker``): it copies its folders, starts its
 kernels (trusted code only, ``worker.prepare``) and runs nbgrader's first steps on the
@@ -15,7 +15,6 @@ the ones running, so the next submission's kernels start while the current one i
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import threading
@@ -28,23 +27,6 @@ from pathlib import Path
 
 from dl_course import worker
 from dl_course.jobs import Job, WorkerResult
-
-
-def worker_context() -> BaseContext:
-    """The multiprocessing context workers start from (the server imports ``worker``)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dl_course.worker"])
-    return context
-
-
-def start_server() -> None:
-    """Start the forkserver now (in a thread, its imports overlap other work); a problem is
-    left for the first worker start to report."""
-    from multiprocessing import forkserver
-
-    worker_context()  # the server imports what it is told to when it starts: tell it first
-    with contextlib.suppress(Exception):
-        forkserver.ensure_running()
 
 
 @dataclass

@@ -368,6 +368,11 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     interrupt_kernel = _async_interrupt_kernel
 
+    async def _async_wait(self, pollinterval: float = 0.01) -> None:
+        """Wait for a killed kernel to be gone, polling every 10 ms, not jupyter_client's 100:
+        a killed sandbox is gone in a few ms, and grading a submission waits for two."""
+        await super()._async_wait(pollinterval=pollinterval)
+
     def _mpl_config(self) -> Path | None:
         """matplotlib's folder when the kernel starts with a font list: in the kernel's own
         ipc folder, so that matplotlib may still rewrite its copy."""
