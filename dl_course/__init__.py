@@ -60,7 +60,8 @@ Modules:
 - ``forkserver``   -- the server workers fork from, started before anything else
 - ``processes``    -- worker processes: started from a forkserver a turn ahead, killed at
                       the time limit
-- ``warmup``       -- the grading kernel started ahead of need, its setup modules imported
+- ``warmup``       -- the grading kernel started ahead of need, its setup modules imported,
+                      handed over in the submission's turn
 - ``jobs``         -- the typed hand-offs: Job, the probe plans, ExecutionReport, WorkerResult
 - ``worker``       -- grading one submission in its own process
 - ``phases``       -- seconds per grading phase (logs, ``bench/bench_grading.py``)
