@@ -138,6 +138,10 @@ class NotebookPage:
         )
 
     def menu(self, menu: str, item: str) -> None:
+        dialog = self.page.locator(".jp-Dialog")
+        if dialog.count():  # it would take the click: say what it asks
+            raise AssertionError(f"a dialog is open before {menu} > {item}: "
+                                 f"{' | '.join(dialog.all_inner_texts())}")  # fmt: skip
         self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
 
