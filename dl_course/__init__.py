@@ -16,7 +16,7 @@ The path a submission takes through ``dl-course autograde`` (parent process unle
     policy        skip_reason: content already graded, or older than the graded one
       |
     autograde     Grader: the run's plan (probes, secret seed, expected values, template;
-                  the last three cached in the course folder: ``expected``, ``template``)
+                  the last three cached in the course folder: ``cache``)
       |
       +-> worker  (``processes``: own process per submission, started a turn ahead,
       |     |      killed at the time limit; ``jobs.Job`` in, ``jobs.WorkerResult`` out)
@@ -53,7 +53,8 @@ Modules:
 - ``shard``        -- ``--shard K/N``: one grader's share of the class (graders on many machines)
 - ``autograde``    -- ``autograde``: the run (Grader: expected values, jobs, recording each
                       result) and the command line
-- ``template``     -- the assignment template every worker copies (cached by source digest)
+- ``cache``        -- the course folder's ``.cache``: keys, entries put in place whole
+- ``template``     -- the assignment template every worker copies (cached by source key)
 - ``expected``     -- the solution's expected values and their secret seed, cached per course
 - ``archive``      -- a recorded submission's files: ``submitted/`` and ``autograded/``
 - ``policy``       -- which submissions are graded, and the status each result gets

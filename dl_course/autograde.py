@@ -43,6 +43,7 @@ import nbformat
 
 from dl_course import (
     archive,
+    cache,
     expected,
     fonts,
     forkserver,
@@ -209,7 +210,7 @@ class Grader:
         # first submissions are graded; nothing is recorded before both are done.
         self._background = ThreadPoolExecutor(max_workers=3)
         if not self.unsafe:  # without a sandbox, a kernel sees all fonts: it scans them
-            self.font_list = fonts.find(self.course_dir / ".cache")
+            self.font_list = fonts.find(cache.folder(self.course_dir))
             if self.font_list is None:  # workers started before it is built go without
                 self._background.submit(self._build_font_list)
         self._ready = [self._expected_values()]
@@ -217,7 +218,7 @@ class Grader:
             self._ready.append(self._background.submit(self._define_assignment))
 
     def _build_font_list(self) -> None:
-        self.font_list = fonts.build(self.course_dir / ".cache", self.scratch)
+        self.font_list = fonts.build(cache.folder(self.course_dir), self.scratch)
 
     def _expected_values(self) -> Future:
         """The expected values in ``self.expected``: from the course's cache, with the seed that

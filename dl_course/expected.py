@@ -29,11 +29,12 @@ from pathlib import Path
 
 import dl_course
 import dl_helpers
+from dl_course import cache
 from dl_course.layout import Assignment
 
 
-def _files(folder: Path, pattern: str = "*") -> list[Path]:
-    return sorted(p for p in folder.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+def _sources(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
 
 
 @functools.cache
@@ -43,7 +44,7 @@ def _environment() -> bytes:
     sha = hashlib.sha256()
     for package in (dl_course, dl_helpers):
         folder = Path(package.__file__).parent
-        for path in _files(folder, "*.py"):
+        for path in _sources(folder):
             sha.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     versions = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
     sha.update("\n".join(versions).encode())
@@ -65,11 +66,8 @@ def _cpu() -> str:
 def cache_path(assignment: Assignment, course_dir: Path) -> Path:
     """Where the expected values of ``assignment`` live in ``course_dir`` (see the module
     docstring for what the key covers)."""
-    sha = hashlib.sha256(_environment())
-    for path in _files(assignment.source_dir):
-        sha.update(str(path.relative_to(assignment.source_dir)).encode() + b"\0")
-        sha.update(path.read_bytes())
-    return course_dir / ".cache" / f"{assignment.name}-expected-{sha.hexdigest()[:16]}.json"
+    sha = hashlib.sha256(_environment() + cache.source_key(assignment).encode())
+    return cache.folder(course_dir) / f"{assignment.name}-expected-{sha.hexdigest()[:16]}.json"
 
 
 def load(path: Path) -> tuple[int, str] | None:
@@ -78,10 +76,10 @@ def load(path: Path) -> tuple[int, str] | None:
     try:
         data = json.loads(path.read_text())
         seed, values = int(data["seed"]), data["values"]
-        json.loads(values)  # whole, as ``verify.encode_outcomes`` wrote it
+        json.loads(values)  # a string, whole, as ``verify.encode_outcomes`` wrote it
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return (seed, values) if isinstance(values, str) else None
+    return seed, values
 
 
 def store(path: Path, seed: int, values: str) -> None:

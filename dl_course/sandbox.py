@@ -388,9 +388,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if (folder := self._mpl_config()) is not None:
             folder.mkdir(exist_ok=True)
             shutil.copy(self.font_list, folder)
-            if uid is not None:
-                for path in (folder, *folder.iterdir()):
-                    os.chown(path, uid, uid)
+            prepare_dirs(folder)
             env["MPLCONFIGDIR"] = str(folder)
         kw["env"] = env
         if uid is not None:  # the kernel (nobody) must read its connection file
@@ -398,12 +396,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
-def prepare_dirs(work_dir: Path, ipc_dir: Path) -> None:
-    """Create the kernel's folders, owned by the sandbox user when the kernel drops to it."""
-    for folder in (work_dir, ipc_dir):
+def prepare_dirs(*folders: Path) -> None:
+    """Create the kernel's folders (its work and ipc folders), owned with all they hold by
+    the sandbox user when the kernel drops to it."""
+    for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     if sandbox_uid() is not None:
-        for folder in (work_dir, ipc_dir):
+        for folder in folders:
             for dirpath, _, filenames in os.walk(folder):
                 os.chown(dirpath, SANDBOX_UID, SANDBOX_UID)
                 for name in filenames:

@@ -2,17 +2,17 @@
 its own SQLite gradebook. Every worker grades in a private copy of it, so workers never touch
 the main gradebook.
 
-Templates are cached in ``<course folder>/.cache/<assignment>-<digest>``, keyed by the digest
-of the assignment's source folder: an edited assignment gets a new template.
+Templates are cached in ``<course folder>/.cache/<assignment>-<key>`` (``cache``), keyed by
+the assignment's source folder: an edited assignment gets a new template.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from pathlib import Path
 
+from dl_course import cache
 from dl_course.gradebook import default_db_url
 from dl_course.layout import SOURCE_DIR, Assignment
 from dl_course.nbgrader_api import nbgrader_api, require_success
@@ -40,19 +40,10 @@ def define_assignment(assignment: Assignment, course_dir: Path, db_url: str) -> 
 def cached_template(assignment: Assignment, course_dir: Path, scratch: Path) -> Path:
     """The template of ``assignment`` in ``course_dir``'s cache, built (in ``scratch``) when
     missing."""
-    source = assignment.source_dir
-    key = digest(*sorted(p for p in source.rglob("*") if p.is_file()))[:16]
-    template = course_dir / ".cache" / f"{assignment.name}-{key}"
+    template = cache.folder(course_dir) / f"{assignment.name}-{cache.source_key(assignment)}"
     if not template.exists():
         building = scratch / "template"
         building.mkdir()
         define_assignment(assignment, building, default_db_url(building))
-        template.parent.mkdir(parents=True, exist_ok=True)
-        # Graders sharing a course folder may build it at once: the first rename wins
-        staged = Path(tempfile.mkdtemp(prefix=".staged-", dir=template.parent))
-        shutil.copytree(building, staged, dirs_exist_ok=True)
-        try:
-            staged.rename(template)
-        except OSError:  # another grader's identical template is already in place
-            shutil.rmtree(staged, ignore_errors=True)
+        cache.put_in_place(building, template)
     return template

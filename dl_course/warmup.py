@@ -120,6 +120,10 @@ def start(config: Config, modules: list[str], timeout: float = 60) -> Future:
 def _failed(km: SandboxedKernelManager) -> None:
     """Log why, and kill the kernel: the executor starts one cold and reports what goes wrong."""
     logging.getLogger("dl-course.worker").exception("the kernel could not be warmed up")
+    _kill(km)
+
+
+def _kill(km: SandboxedKernelManager) -> None:
     with contextlib.suppress(Exception):
         run_sync(km.shutdown_kernel)(now=True)
 
@@ -136,8 +140,7 @@ def take() -> SandboxedKernelManager | None:
             continue
         if run_sync(km.is_alive)():
             return km
-        with contextlib.suppress(Exception):
-            run_sync(km.shutdown_kernel)(now=True)
+        _kill(km)
     return None
 
 
@@ -146,5 +149,4 @@ def discard() -> None:
     while _READY:
         km = _READY.pop().result()
         if km is not None:
-            with contextlib.suppress(Exception):
-                run_sync(km.shutdown_kernel)(now=True)
+            _kill(km)
